@@ -1,0 +1,1 @@
+"""jiesu: grassroots dispute mediation and case tracking."""

@@ -1,0 +1,1 @@
+"""Users, roles, jurisdictions, login, tokens and guards."""

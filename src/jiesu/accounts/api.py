@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException
+
+from jiesu.accounts.schemas import (
+    JurisdictionCreate,
+    JurisdictionOut,
+    LoginRequest,
+    ResidentRegister,
+    TokenResponse,
+    UserCreate,
+    UserOut,
+)
+from jiesu.accounts.security import STAFF, issue_token, require_roles
+from jiesu.accounts.service import AccountService, user_out
+from jiesu.accounts.tables import Jurisdiction, User
+
+
+def provide_accounts(state: State) -> AccountService:
+    return state.accounts
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    tags = ["accounts"]
+    dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
+
+    @post(
+        "/token",
+        status_code=200,
+        summary="Log in: exchange username and password for a bearer token",
+    )
+    async def token(self, request: Request, data: LoginRequest, accounts: AccountService) -> TokenResponse:
+        principal = await accounts.authenticate(data.username, data.password)
+        if principal is None:
+            raise NotAuthorizedException("username or password is wrong")
+        auth = request.app.state.jwt_auth
+        return TokenResponse(
+            access_token=issue_token(auth, principal),
+            expires_in=int(auth.default_token_expiration.total_seconds()),
+        )
+
+
+class JurisdictionController(Controller):
+    path = "/api/jurisdictions"
+    tags = ["accounts"]
+    dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
+
+    @post("/", guards=[require_roles("admin")], summary="Create a jurisdiction (admin)")
+    async def create(self, data: JurisdictionCreate, accounts: AccountService) -> JurisdictionOut:
+        return await accounts.create_jurisdiction(data)
+
+    @get("/", guards=[require_roles(*STAFF)], summary="The jurisdiction tree")
+    async def list_all(self) -> list[JurisdictionOut]:
+        rows = await Jurisdiction.select().order_by(Jurisdiction.path)
+        return [JurisdictionOut(**{k: r[k] for k in JurisdictionOut.model_fields}) for r in rows]
+
+
+class UserController(Controller):
+    path = "/api/users"
+    tags = ["accounts"]
+    guards = [require_roles("admin")]
+    dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
+
+    @post("/", summary="Create a user (admin)")
+    async def create(self, data: UserCreate, accounts: AccountService) -> UserOut:
+        return await accounts.create_user(data)
+
+    @get("/", summary="All users (admin)")
+    async def list_all(self) -> list[UserOut]:
+        return [user_out(r) for r in await User.select().order_by(User.username)]
+
+
+class ResidentController(Controller):
+    path = "/api/residents"
+    tags = ["accounts"]
+    dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
+
+    @post("/", summary="Register as a resident")
+    async def register(self, data: ResidentRegister, accounts: AccountService) -> UserOut:
+        return await accounts.register_resident(data)

@@ -1,0 +1,25 @@
+from piccolo.columns import Boolean, Integer, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+
+class Jurisdiction(Table, tablename="jiesu_jurisdiction"):
+    code = Varchar(length=32, unique=True)
+    name = Varchar(length=100)
+    level = Varchar(length=16)
+    parent_code = Varchar(length=32, null=True, default=None)
+    # "/district/street/community/" — a subtree is every path with this prefix.
+    path = Varchar(length=400, index=True)
+
+
+class User(Table, tablename="jiesu_user"):
+    username = Varchar(length=64, unique=True)
+    password_hash = Varchar(length=200)
+    role = Varchar(length=16)
+    display_name = Varchar(length=100)
+    phone = Varchar(length=32, null=True, default=None)
+    jurisdiction_code = Varchar(length=32, null=True, default=None)
+    categories = Text(default="[]")  # JSON list of category codes (a worker's skills)
+    on_duty = Boolean(default=True)
+    capacity = Integer(default=20)
+    active = Boolean(default=True)
+    created_at = Timestamptz()

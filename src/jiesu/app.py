@@ -1,0 +1,87 @@
+"""create_app(): wires settings, database, services, routes and the lifespan; nothing else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+
+from jiesu import db
+from jiesu.accounts.api import (
+    AuthController,
+    JurisdictionController,
+    ResidentController,
+    UserController,
+)
+from jiesu.accounts.security import Passwords, build_jwt_auth
+from jiesu.accounts.service import AccountService
+from jiesu.audit.api import AuditController
+from jiesu.cases.api import CaseController, QueueController, TrackController
+from jiesu.cases.service import CaseService
+from jiesu.config import Settings
+from jiesu.errors import EXCEPTION_HANDLERS
+from jiesu.routing.catalogue import load_catalogue
+from jiesu.workflow import load_workflow
+
+logging.getLogger("transitions").setLevel(logging.WARNING)
+
+
+@get("/health", tags=["ops"], summary="Liveness and database check")
+async def health() -> dict[str, str]:
+    await db.current_engine().run_ddl("SELECT 1")
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    workflow = load_workflow(settings.workflows_dir / "case.yaml")
+    catalogue = load_catalogue(settings.workflows_dir / "categories.yaml")
+    jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
+    accounts = AccountService(Passwords(settings.password_hash_profile))
+    cases = CaseService(workflow, catalogue, settings.secret_key)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await db.start(settings.database_url, migrate=settings.migrate_on_start)
+        try:
+            await accounts.ensure_admin(settings.admin_password)
+            if settings.demo:
+                from jiesu.demo import load_demo_data
+
+                await load_demo_data(accounts, cases)
+            yield
+        finally:
+            await db.stop()
+
+    return Litestar(
+        route_handlers=[
+            health,
+            AuthController,
+            JurisdictionController,
+            UserController,
+            ResidentController,
+            CaseController,
+            QueueController,
+            TrackController,
+            AuditController,
+        ],
+        lifespan=[lifespan],
+        on_app_init=[jwt_auth.on_app_init],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
+        state=State(
+            {
+                "settings": settings,
+                "workflow": workflow,
+                "catalogue": catalogue,
+                "jwt_auth": jwt_auth,
+                "accounts": accounts,
+                "cases": cases,
+            }
+        ),
+        debug=False,
+    )

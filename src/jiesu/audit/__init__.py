@@ -1,0 +1,1 @@
+"""The hash-chained event log of every case change, and its verification."""

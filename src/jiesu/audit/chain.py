@@ -1,0 +1,127 @@
+"""The SHA-256 hash chain over every case event.
+
+Each event's hash is SHA-256 over the previous event's hash and the canonical JSON of the event
+(sorted keys, no spaces, UTF-8). The head row holds the last sequence number and hash; bumping it with
+an UPDATE is what serialises appenders, on SQLite and PostgreSQL alike, and lets a truncated tail show.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jiesu.audit.tables import AuditHead, CaseEvent
+
+GENESIS_HASH = "0" * 64
+VERIFY_BATCH = 5000
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _canonical_event(event: dict[str, Any]) -> str:
+    return canonical_json(
+        {
+            "seq": event["seq"],
+            "case_id": event["case_id"],
+            "actor": event["actor"],
+            "actor_role": event["actor_role"],
+            "action": event["action"],
+            "from_state": event["from_state"],
+            "to_state": event["to_state"],
+            "fields": json.loads(event["fields"]),
+            "created_at": event["created_at"],
+        }
+    )
+
+
+def event_hash(prev_hash: str, event: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + _canonical_event(event)).encode()).hexdigest()
+
+
+async def append_event(
+    *,
+    case_id: int,
+    actor: str,
+    actor_role: str,
+    action: str,
+    from_state: str | None,
+    to_state: str,
+    fields: dict[str, Any],
+    at: datetime,
+) -> dict[str, Any]:
+    """Append one event to the chain. Call inside the write transaction of the change it records."""
+    bumped = (
+        await AuditHead.update({AuditHead.seq: AuditHead.seq + 1}, use_auto_update=False)
+        .where(AuditHead.id == 1)
+        .returning(AuditHead.seq, AuditHead.hash)
+    )
+    if not bumped:
+        raise RuntimeError("the audit head row is missing: run the migrations")
+    event = {
+        "seq": bumped[0]["seq"],
+        "case_id": case_id,
+        "actor": actor,
+        "actor_role": actor_role,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "fields": canonical_json(fields),
+        "created_at": at.isoformat(timespec="microseconds"),
+        "prev_hash": bumped[0]["hash"],
+    }
+    event["hash"] = event_hash(event["prev_hash"], event)
+    await CaseEvent.insert(CaseEvent(**event))
+    await AuditHead.update({AuditHead.hash: event["hash"]}).where(AuditHead.id == 1)
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    head_seq: int
+    head_hash: str
+    first_broken_seq: int | None = None
+    reason: str | None = None
+
+
+async def verify_chain() -> ChainReport:
+    """Recompute the chain from the first event; name the first broken link."""
+    head = await AuditHead.select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).first()
+    head_seq, head_hash = (head["seq"], head["hash"]) if head else (0, GENESIS_HASH)
+    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+    while True:
+        batch = (
+            await CaseEvent.select()
+            .where(CaseEvent.seq >= expected_seq)
+            .order_by(CaseEvent.seq)
+            .limit(VERIFY_BATCH)
+        )
+        for event in batch:
+            problem = None
+            if event["seq"] != expected_seq:
+                problem = f"event {expected_seq} is missing (next found: {event['seq']})"
+            elif event["prev_hash"] != prev_hash:
+                problem = "prev_hash does not match the hash of the event before"
+            elif event_hash(prev_hash, event) != event["hash"]:
+                problem = "the event's content does not match its hash (edited)"
+            if problem:
+                return ChainReport(False, checked, head_seq, head_hash, expected_seq, problem)
+            prev_hash, expected_seq, checked = event["hash"], expected_seq + 1, checked + 1
+        if len(batch) < VERIFY_BATCH:
+            break
+    if checked != head_seq or prev_hash != head_hash:
+        return ChainReport(
+            False,
+            checked,
+            head_seq,
+            head_hash,
+            checked + 1,
+            f"the chain ends at event {checked} but the head records {head_seq} (truncated)",
+        )
+    return ChainReport(True, checked, head_seq, head_hash)

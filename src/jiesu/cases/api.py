@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED
+
+from jiesu.accounts.security import Principal, issue_token, optional_principal
+from jiesu.audit.tables import CaseEvent
+from jiesu.cases.schemas import (
+    CaseCreate,
+    CaseOut,
+    CasePage,
+    ContactOut,
+    Deadlines,
+    EventOut,
+    FiledCaseOut,
+    TrackRequest,
+    TrackResponse,
+)
+from jiesu.cases.service import CaseService, decode_cursor, encode_cursor
+from jiesu.cases.tables import Case
+from jiesu.privacy import mask_name, mask_phone
+
+# Roles that need to reach the filer: the dispatcher calls back, the assignee makes first contact.
+UNMASKED_ROLES = {"dispatcher"}
+
+
+def provide_cases(state: State) -> CaseService:
+    return state.cases
+
+
+def case_out(service: CaseService, actor: Principal, case: dict[str, Any], now: datetime) -> dict[str, Any]:
+    sees_contact = actor.role in UNMASKED_ROLES or bool(
+        {"filer", "assignee"} & service.relations(actor, case)
+    )
+    name, phone = case["contact_name"], case["contact_phone"]
+    due = case["due_at"]
+    return CaseOut(
+        **{k: case[k] for k in CaseOut.model_fields if k in case},
+        contact=ContactOut(
+            name=name if sees_contact else mask_name(name),
+            phone=phone if sees_contact else mask_phone(phone),
+        ),
+        deadlines=Deadlines(
+            response_due=case["response_due"],
+            resolution_due=case["resolution_due"],
+            feedback_due=case["feedback_due"],
+            current=due,
+        ),
+        overdue=due is not None and due < now,
+        allowed_actions=service.allowed_actions(actor, case),
+    ).model_dump()
+
+
+class CaseController(Controller):
+    path = "/api/cases"
+    tags = ["cases"]
+    dependencies = {"cases": Provide(provide_cases, sync_to_thread=False)}
+
+    @post(
+        "/",
+        opt={"allow_anonymous": True},
+        status_code=HTTP_201_CREATED,
+        summary="File a case (resident, hotline dispatcher, or anonymous with contact details)",
+    )
+    async def file(
+        self,
+        request: Request,
+        data: CaseCreate,
+        cases: CaseService,
+        idempotency_key: Annotated[
+            str | None, Parameter(header="Idempotency-Key", max_length=200, required=False)
+        ] = None,
+    ) -> FiledCaseOut:
+        actor = optional_principal(request)
+        filed = await cases.file_case(actor, data, idempotency_key)
+        viewer = actor or Principal(username="", role="filer", case_id=filed.case["id"])
+        body = case_out(cases, viewer, filed.case, cases.clock())
+        return FiledCaseOut(**body, access_code=filed.access_code)
+
+    @get("/", summary="Cases the caller may see, newest first, with cursor pagination")
+    async def list_cases(
+        self,
+        request: Request[Principal, Any, Any],
+        cases: CaseService,
+        state_filter: Annotated[str | None, Parameter(query="state")] = None,
+        assignee: str | None = None,
+        jurisdiction: str | None = None,
+        category: str | None = None,
+        overdue: bool | None = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
+    ) -> CasePage:
+        actor = request.user
+        now = cases.clock()
+        query = Case.select().where(cases.visibility_clause(actor))
+        if state_filter:
+            query = query.where(Case.state == state_filter)
+        if assignee:
+            query = query.where(Case.assignee == assignee)
+        if category:
+            query = query.where(Case.category == category)
+        if jurisdiction:
+            query = query.where(Case.jurisdiction_path.like(f"%/{jurisdiction.replace('%', '')}/%"))
+        if overdue is not None:
+            late = (Case.due_at < now) & (Case.state != "closed")
+            query = query.where(late if overdue else ~late)
+        if cursor:
+            query = query.where(Case.id < decode_cursor(cursor))
+        rows = await query.order_by(Case.id, ascending=False).limit(limit + 1)
+        items = [CaseOut(**case_out(cases, actor, row, now)) for row in rows[:limit]]
+        next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
+        return CasePage(items=items, next_cursor=next_cursor)
+
+    @get("/{case_id:int}", summary="One case, with the actions the caller may take now")
+    async def get_case(
+        self, request: Request[Principal, Any, Any], case_id: int, cases: CaseService
+    ) -> CaseOut:
+        case = await cases.get_visible(request.user, case_id)
+        return CaseOut(**case_out(cases, request.user, case, cases.clock()))
+
+    @get("/{case_id:int}/events", summary="The case's audit timeline")
+    async def events(
+        self, request: Request[Principal, Any, Any], case_id: int, cases: CaseService
+    ) -> list[EventOut]:
+        await cases.get_visible(request.user, case_id)
+        rows = await CaseEvent.select().where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
+        return [EventOut.model_validate({**row, "fields": json.loads(row["fields"])}) for row in rows]
+
+    @post(
+        "/{case_id:int}/actions/{action:str}",
+        status_code=200,
+        summary="Fire an action: body {version, …fields}",
+    )
+    async def act(
+        self,
+        request: Request[Principal, Any, Any],
+        case_id: int,
+        action: str,
+        data: dict[str, Any],
+        cases: CaseService,
+    ) -> CaseOut:
+        case = await cases.act(request.user, case_id, action, data)
+        return CaseOut(**case_out(cases, request.user, case, cases.clock()))
+
+
+class QueueController(Controller):
+    path = "/api/queue"
+    tags = ["cases"]
+    dependencies = {"cases": Provide(provide_cases, sync_to_thread=False)}
+
+    @get("/", summary="The caller's work, nearest deadline first (urgent first on a tie)")
+    async def queue(
+        self,
+        request: Request[Principal, Any, Any],
+        cases: CaseService,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 100,
+    ) -> list[CaseOut]:
+        actor = request.user
+        query = Case.select()
+        if actor.role == "worker":
+            query = query.where(
+                (Case.assignee == actor.username) & Case.state.is_in(["mediation", "resolution"])
+            )
+        elif actor.role in ("dispatcher", "supervisor", "admin"):
+            query = query.where(cases.visibility_clause(actor)).where(
+                Case.state.is_in(["intake", "triage", "resolution"])
+            )
+        else:
+            query = query.where(cases.visibility_clause(actor)).where(Case.state != "closed")
+        rows = await query.order_by(Case.due_at).order_by(Case.priority, ascending=False).limit(limit)
+        now = cases.clock()
+        return [CaseOut(**case_out(cases, actor, row, now)) for row in rows]
+
+
+class TrackController(Controller):
+    path = "/api/track"
+    tags = ["cases"]
+    dependencies = {"cases": Provide(provide_cases, sync_to_thread=False)}
+
+    @post("/", status_code=200, summary="Exchange a tracking number and access code for a token")
+    async def track(self, request: Request, data: TrackRequest, cases: CaseService) -> TrackResponse:
+        case = await cases.find_by_access_code(data.tracking_no, data.access_code)
+        if case is None:
+            raise NotFoundException("no case with this tracking number and access code")
+        principal = Principal(username=f"case-{case['id']}", role="filer", case_id=case["id"])
+        return TrackResponse(
+            case_id=case["id"], access_token=issue_token(request.app.state.jwt_auth, principal)
+        )

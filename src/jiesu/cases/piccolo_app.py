@@ -1,0 +1,13 @@
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from jiesu.cases.tables import Case
+
+APP_CONFIG = AppConfig(
+    app_name="cases",
+    migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
+    table_classes=[Case],
+    migration_dependencies=["jiesu.accounts.piccolo_app"],
+    commands=[],
+)

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from jiesu.accounts.schemas import Code, Phone
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[Text, StringConstraints(max_length=100)]
+    phone: Phone
+
+
+class CaseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["complaint", "dispute", "request", "suggestion"]
+    category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    title: Annotated[Text, StringConstraints(max_length=200)]
+    description: Annotated[Text, StringConstraints(max_length=10_000)]
+    address: Annotated[Text, StringConstraints(max_length=300)]
+    jurisdiction_code: Code | None = None
+    priority: Literal["normal", "urgent"] | None = None
+    contact: Contact | None = None
+
+
+class ContactOut(BaseModel):
+    name: str
+    phone: str
+
+
+class Deadlines(BaseModel):
+    response_due: datetime | None
+    resolution_due: datetime | None
+    feedback_due: datetime | None
+    current: datetime | None
+
+
+class CaseOut(BaseModel):
+    id: int
+    tracking_no: str
+    kind: str
+    category: str | None
+    title: str
+    description: str
+    address: str
+    jurisdiction_code: str | None
+    priority: str
+    complexity: str
+    state: str
+    version: int
+    assignee: str | None
+    channel: str
+    contact: ContactOut
+    received_at: datetime
+    updated_at: datetime
+    deadlines: Deadlines
+    overdue: bool
+    responded_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    outcome: str | None
+    resolution_summary: str | None
+    reopen_count: int
+    extension_count: int
+    escalation_level: str | None
+    merged_into: int | None
+    filer_resolved: bool | None
+    satisfaction: int | None
+    allowed_actions: list[str]
+
+
+class FiledCaseOut(CaseOut):
+    access_code: str | None = None
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    next_cursor: str | None
+
+
+class TrackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tracking_no: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
+    access_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
+
+
+class TrackResponse(BaseModel):
+    case_id: int
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+
+
+class EventOut(BaseModel):
+    seq: int
+    action: str
+    actor: str
+    actor_role: str
+    from_state: str | None
+    to_state: str
+    fields: dict[str, object]
+    created_at: datetime
+    hash: str

@@ -1,0 +1,496 @@
+"""CaseService: the only code that changes a case.
+
+Every change runs in ONE transaction: permission check, the trigger on the shared workflow machine, the
+UPDATE guarded by the version the caller saw, the audit event and the outbox rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
+from pydantic import ValidationError
+
+from jiesu.accounts.security import Principal
+from jiesu.accounts.service import require_jurisdiction
+from jiesu.accounts.tables import Jurisdiction, User
+from jiesu.audit.chain import append_event
+from jiesu.cases.schemas import CaseCreate
+from jiesu.cases.tables import Case
+from jiesu.clock import Clock, system_clock
+from jiesu.db import write_transaction
+from jiesu.errors import CaseConflict, field_error
+from jiesu.notify.outbox import enqueue
+from jiesu.routing.catalogue import Catalogue
+from jiesu.sla.deadlines import current_due, initial_deadlines
+from jiesu.workflow import IllegalTransition, Workflow
+
+SYSTEM = Principal(username="system", role="system")
+ACCESS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+CLOSING_OUTCOMES = {"reject": "rejected", "merge": "merged", "withdraw": "withdrawn"}
+
+
+def _is_unique_violation(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.IntegrityError) or type(exc).__name__ == "UniqueViolationError"
+
+
+def _code(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class FiledCase:
+    case: dict[str, Any]
+    access_code: str | None
+    created: bool
+
+
+class CaseService:
+    def __init__(
+        self,
+        workflow: Workflow,
+        catalogue: Catalogue,
+        secret_key: str,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.workflow = workflow
+        self.catalogue = catalogue
+        self._secret = secret_key.encode()
+        self.clock = clock
+
+    # ---- who may see and do what ------------------------------------------------------------
+
+    def can_see(self, actor: Principal, case: dict[str, Any]) -> bool:
+        if actor.role == "admin":
+            return True
+        if actor.role == "filer":
+            return actor.case_id == case["id"]
+        if actor.role == "resident":
+            return case["filer"] == actor.username
+        if actor.role == "worker" and case["assignee"] == actor.username:
+            return True
+        if actor.role in ("worker", "dispatcher", "supervisor"):
+            return self.in_scope(actor, case["jurisdiction_path"])
+        return False
+
+    @staticmethod
+    def in_scope(actor: Principal, jurisdiction_path: str | None) -> bool:
+        """Staff without a jurisdiction work city-wide; the others see their subtree."""
+        if actor.jurisdiction_path is None:
+            return actor.role != "worker"
+        return bool(jurisdiction_path) and jurisdiction_path.startswith(actor.jurisdiction_path)
+
+    def relations(self, actor: Principal, case: dict[str, Any]) -> set[str]:
+        relations = {actor.role}
+        if (actor.role == "filer" and actor.case_id == case["id"]) or (
+            actor.role == "resident" and case["filer"] == actor.username
+        ):
+            relations.add("filer")
+        if actor.role == "worker" and case["assignee"] == actor.username:
+            relations.add("assignee")
+        return relations
+
+    def may_fire(self, actor: Principal, case: dict[str, Any], action: str) -> bool:
+        if not set(self.workflow.roles(action)) & self.relations(actor, case):
+            return False
+        if action == "claim":
+            return case["assignee"] is None
+        if action == "extend":
+            return case["extension_count"] == 0
+        return True
+
+    def allowed_actions(self, actor: Principal, case: dict[str, Any]) -> list[str]:
+        return [
+            action
+            for action in self.workflow.actions_from(case["state"])
+            if self.may_fire(actor, case, action)
+        ]
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    async def get_visible(self, actor: Principal, case_id: int) -> dict[str, Any]:
+        case = await Case.select().where(Case.id == case_id).first()
+        if case is None or not self.can_see(actor, case):
+            raise NotFoundException(f"no case {case_id}")
+        return case
+
+    def visibility_clause(self, actor: Principal) -> Any:
+        """The WHERE clause that limits a listing to the cases ``actor`` may see."""
+        if actor.role == "admin":
+            return Case.id > 0
+        if actor.role == "filer":
+            return Case.id == (actor.case_id or 0)
+        if actor.role == "resident":
+            return Case.filer == actor.username
+        if actor.jurisdiction_path is None:
+            return Case.id > 0 if actor.role != "worker" else Case.assignee == actor.username
+        in_subtree = Case.jurisdiction_path.like(f"{actor.jurisdiction_path}%")
+        if actor.role == "worker":
+            return in_subtree | (Case.assignee == actor.username)
+        return in_subtree
+
+    # ---- filing -----------------------------------------------------------------------------
+
+    def access_code(self, case: dict[str, Any]) -> str | None:
+        """Derived from the secret and a per-case nonce, so a retried filing can be answered again."""
+        nonce = case["access_code_hash"]
+        if not nonce:
+            return None
+        digest = hmac.new(self._secret, f"access:{case['tracking_no']}:{nonce}".encode(), "sha256")
+        raw = int.from_bytes(digest.digest()[:8], "big")
+        chars = []
+        for _ in range(10):
+            raw, index = divmod(raw, len(ACCESS_CODE_ALPHABET))
+            chars.append(ACCESS_CODE_ALPHABET[index])
+        return "".join(chars)
+
+    async def find_by_access_code(self, tracking_no: str, code: str) -> dict[str, Any] | None:
+        case = await Case.select().where(Case.tracking_no == tracking_no.upper()).first()
+        expected = self.access_code(case) if case else None
+        if case is None or expected is None:
+            return None
+        return case if hmac.compare_digest(expected, code.strip().upper()) else None
+
+    def _idempotency_scope(self, actor: Principal | None, key: str) -> str:
+        owner = actor.username if actor else "anonymous"
+        return hashlib.sha256(f"{owner}\x00{key}".encode()).hexdigest()
+
+    async def file_case(
+        self, actor: Principal | None, data: CaseCreate, idempotency_key: str | None = None
+    ) -> FiledCase:
+        if actor is not None and actor.role not in ("resident", "dispatcher"):
+            raise PermissionDeniedException("cases are filed by residents and dispatchers")
+        scoped_key = self._idempotency_scope(actor, idempotency_key) if idempotency_key else None
+        request_hash = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+        if scoped_key:
+            replay = await self._replay(scoped_key, request_hash)
+            if replay:
+                return replay
+        try:
+            return await self._file_new(actor, data, scoped_key, request_hash)
+        except Exception as exc:
+            if scoped_key and _is_unique_violation(exc):
+                replay = await self._replay(scoped_key, request_hash)
+                if replay:
+                    return replay
+            raise
+
+    async def _replay(self, scoped_key: str, request_hash: str) -> FiledCase | None:
+        case = await Case.select().where(Case.idempotency_key == scoped_key).first()
+        if case is None:
+            return None
+        if case["request_hash"] != request_hash:
+            raise HTTPException(
+                status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+                detail="Idempotency-Key: this key was already used with a different request body",
+            )
+        return FiledCase(case, self.access_code(case), created=False)
+
+    async def _contact_of(self, actor: Principal | None, data: CaseCreate) -> tuple[str, str]:
+        if data.contact is not None:
+            return data.contact.name, data.contact.phone
+        if actor is not None and actor.role == "resident":
+            user = (
+                await User.select(User.display_name, User.phone)
+                .where(User.username == actor.username)
+                .first()
+            )
+            if user and user["phone"]:
+                return user["display_name"], user["phone"]
+        raise field_error("contact", "name and phone are needed to reach the filer")
+
+    async def _file_new(
+        self,
+        actor: Principal | None,
+        data: CaseCreate,
+        scoped_key: str | None,
+        request_hash: str,
+    ) -> FiledCase:
+        category = self.catalogue.get(data.category) if data.category else None
+        if data.category and category is None:
+            raise field_error("category", f"unknown category {data.category!r}")
+        contact_name, contact_phone = await self._contact_of(actor, data)
+        priority = data.priority or (category.default_priority if category else "normal")
+        complexity = category.complexity if category else "ordinary"
+        now = self.clock()
+        resident = actor if actor is not None and actor.role == "resident" else None
+        channel = "web" if resident else ("hotline" if actor is not None else "anonymous")
+        async with write_transaction():
+            jurisdiction = (
+                await require_jurisdiction(data.jurisdiction_code) if data.jurisdiction_code else None
+            )
+            row = Case(
+                tracking_no=f"JS{now:%Y%m%d}-{_code(ACCESS_CODE_ALPHABET, 6)}",
+                kind=data.kind,
+                category=data.category,
+                title=data.title,
+                description=data.description,
+                address=data.address,
+                jurisdiction_code=data.jurisdiction_code,
+                jurisdiction_path=jurisdiction["path"] if jurisdiction else None,
+                priority=priority,
+                complexity=complexity,
+                state="intake",
+                version=1,
+                filer=resident.username if resident else None,
+                channel=channel,
+                contact_name=contact_name,
+                contact_phone=contact_phone,
+                access_code_hash=None if resident else secrets.token_hex(8),
+                idempotency_key=scoped_key,
+                request_hash=request_hash if scoped_key else None,
+                received_at=now,
+                updated_at=now,
+                **initial_deadlines(self.workflow.spec.clocks, now, priority, complexity),
+            )
+            row.due_at = row.response_due
+            await Case.insert(row)
+            case = row.to_dict()
+            filer_actor = actor or Principal(username="anonymous", role="anonymous")
+            await append_event(
+                case_id=case["id"],
+                actor=filer_actor.username,
+                actor_role=filer_actor.role,
+                action="file",
+                from_state=None,
+                to_state="intake",
+                fields={"kind": data.kind, "category": data.category, "channel": channel},
+                at=now,
+            )
+            if category is not None and jurisdiction is not None:
+                case = await self._transition(SYSTEM, case, "accept", {}, now)
+        return FiledCase(case, self.access_code(case), created=True)
+
+    # ---- actions ----------------------------------------------------------------------------
+
+    def validate_body(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        model = self.workflow.bodies[action]
+        try:
+            return model.model_validate(body).model_dump()
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "body"
+            raise field_error(field, first["msg"]) from exc
+
+    async def act(self, actor: Principal, case_id: int, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        if action not in self.workflow.spec.actions:
+            raise NotFoundException(f"no action named {action!r}")
+        payload = self.validate_body(action, body)
+        async with write_transaction():
+            case = await self.get_visible(actor, case_id)
+            if not set(self.workflow.roles(action)) & self.relations(actor, case):
+                raise PermissionDeniedException(f"your role may not {action} this case")
+            if payload["version"] != case["version"]:
+                raise self._conflict(
+                    actor,
+                    case,
+                    f"stale version {payload['version']}; the case is now at version {case['version']}",
+                )
+            if action not in self.workflow.actions_from(case["state"]):
+                raise self._conflict(actor, case, f"{action} is not allowed in state {case['state']}")
+            return await self._transition(actor, case, action, payload, self.clock())
+
+    def _conflict(self, actor: Principal, case: dict[str, Any], detail: str) -> CaseConflict:
+        return CaseConflict(
+            detail,
+            state=case["state"],
+            version=case["version"],
+            allowed_actions=self.allowed_actions(actor, case),
+        )
+
+    async def _transition(
+        self,
+        actor: Principal,
+        case: dict[str, Any],
+        action: str,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Fire ``action`` and persist it. Runs inside the caller's write transaction."""
+        changes, event_fields = await self._effects(actor, case, action, payload, now)
+        try:
+            new_state = self.workflow.fire(case["state"], action, payload, reopen_count=case["reopen_count"])
+        except IllegalTransition as exc:
+            raise self._conflict(actor, case, str(exc)) from exc
+        changes.update(self._state_entry(case, new_state, now))
+        changes["state"] = new_state
+        updated = {**case, **changes}
+        updated["due_at"] = current_due(updated)
+        updated["version"] = case["version"] + 1
+        updated["updated_at"] = now
+        values = {key: updated[key] for key in {*changes, "due_at", "updated_at"}}
+        values["version"] = Case.version + 1
+        written = (
+            await Case.update(values)
+            .where((Case.id == case["id"]) & (Case.version == case["version"]))
+            .returning(Case.id)
+        )
+        if not written:
+            fresh = await Case.select().where(Case.id == case["id"]).first()
+            raise self._conflict(actor, fresh or case, "the case was changed by someone else")
+        await append_event(
+            case_id=case["id"],
+            actor=actor.username,
+            actor_role=actor.role,
+            action=action,
+            from_state=case["state"],
+            to_state=new_state,
+            fields=event_fields,
+            at=now,
+        )
+        await self._notify(action, updated, now)
+        return updated
+
+    def _state_entry(self, case: dict[str, Any], new_state: str, now: datetime) -> dict[str, Any]:
+        """What entering ``new_state`` sets, whatever the action."""
+        if new_state == "closed":
+            return {"closed_at": now}
+        if new_state == "feedback":
+            return {"feedback_due": now + self.workflow.spec.clocks.feedback}
+        if new_state == "mediation" and case["state"] in ("resolution", "feedback"):
+            reopened = case["state"] == "feedback"
+            return {
+                "resolved_at": None,
+                "outcome": None,
+                "feedback_due": None,
+                "reopen_count": case["reopen_count"] + (1 if reopened else 0),
+            }
+        return {}
+
+    async def _assignable_worker(self, case: dict[str, Any], username: str) -> str:
+        worker = (
+            await User.select(User.role, User.active, User.jurisdiction_code)
+            .where(User.username == username)
+            .first()
+        )
+        if worker is None or worker["role"] != "worker" or not worker["active"]:
+            raise field_error("assignee", f"{username!r} is not an active worker")
+        home = (
+            await Jurisdiction.select(Jurisdiction.path)
+            .where(Jurisdiction.code == worker["jurisdiction_code"])
+            .first()
+        )
+        case_path = case["jurisdiction_path"] or ""
+        if home is None or not (
+            case_path.startswith(home["path"]) or home["path"].startswith(case_path or "\x00")
+        ):
+            raise field_error("assignee", f"{username!r} does not work in this case's jurisdiction")
+        return username
+
+    async def _effects(
+        self,
+        actor: Principal,
+        case: dict[str, Any],
+        action: str,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The columns ``action`` changes besides the state, and the fields its event records."""
+        fields = {k: v for k, v in payload.items() if k != "version" and v is not None}
+        changes: dict[str, Any] = {}
+        if action == "accept":
+            category = payload.get("category") or case["category"]
+            if not category:
+                raise field_error("category", "the case needs a category to be accepted")
+            if self.catalogue.get(category) is None:
+                raise field_error("category", f"unknown category {category!r}")
+            code = payload.get("jurisdiction_code") or case["jurisdiction_code"]
+            if not code:
+                raise field_error("jurisdiction_code", "the case needs a jurisdiction")
+            jurisdiction = await require_jurisdiction(code)
+            changes.update(category=category, jurisdiction_code=code, jurisdiction_path=jurisdiction["path"])
+        elif action in ("dispatch", "reassign"):
+            if action == "reassign" and payload["assignee"] == case["assignee"]:
+                raise field_error("assignee", "the case is already assigned to this worker")
+            changes["assignee"] = await self._assignable_worker(case, payload["assignee"])
+        elif action == "claim":
+            if not self.in_scope(actor, case["jurisdiction_path"]):
+                raise PermissionDeniedException("this case is outside your jurisdiction")
+            changes["assignee"] = actor.username
+        elif action == "contact":
+            if case["responded_at"] is None:
+                changes["responded_at"] = now
+                fields["first_contact"] = True
+        elif action == "escalate":
+            if not payload.get("level") and not payload.get("department"):
+                raise field_error("level", "give a level (street, district) or a department")
+            changes["escalation_level"] = payload.get("level") or f"department:{payload['department']}"
+        elif action == "extend":
+            if case["extension_count"] > 0:
+                raise self._conflict(actor, case, "the deadline was extended once already")
+            until: datetime = payload["until"]
+            if until <= case["resolution_due"]:
+                raise field_error("until", "must be later than the current resolution deadline")
+            if until > case["resolution_due"] + self.workflow.spec.clocks.extension_max:
+                raise field_error("until", "extends the deadline further than the workflow allows")
+            changes.update(resolution_due=until, extension_count=case["extension_count"] + 1)
+            fields["previous_due"] = case["resolution_due"]
+        elif action == "resolve":
+            changes.update(outcome=payload["outcome"], resolution_summary=payload["summary"], resolved_at=now)
+        elif action == "rate":
+            changes.update(filer_resolved=payload["resolved"], satisfaction=payload["satisfaction"])
+        elif action == "transfer":
+            if payload["jurisdiction_code"] == case["jurisdiction_code"]:
+                raise field_error("jurisdiction_code", "the case is already in this jurisdiction")
+            jurisdiction = await require_jurisdiction(payload["jurisdiction_code"])
+            changes.update(
+                jurisdiction_code=jurisdiction["code"],
+                jurisdiction_path=jurisdiction["path"],
+                assignee=None,
+            )
+            fields["from_jurisdiction"] = case["jurisdiction_code"]
+        elif action == "merge":
+            target = (
+                await Case.select(Case.id, Case.state, Case.jurisdiction_path)
+                .where(Case.id == payload["into"])
+                .first()
+            )
+            if target is None or target["id"] == case["id"] or not self.can_see(actor, target):
+                raise field_error("into", "no other case with this id that you can see")
+            if target["state"] == "closed":
+                raise field_error("into", "cannot merge into a closed case")
+            changes["merged_into"] = target["id"]
+        if action in CLOSING_OUTCOMES:
+            changes["outcome"] = CLOSING_OUTCOMES[action]
+        return changes, fields
+
+    async def _notify(self, action: str, case: dict[str, Any], now: datetime) -> None:
+        """Outbox rows for the people a change concerns; no phone or name in any payload."""
+        filer = case["filer"] or f"case:{case['id']}:filer"
+        base = {"case_id": case["id"], "tracking_no": case["tracking_no"], "state": case["state"]}
+        messages: list[tuple[str, str | None, dict[str, Any]]] = []
+        if action == "accept":
+            messages.append(("case.accepted", filer, base))
+        if action in ("dispatch", "claim", "reassign") and case["assignee"]:
+            messages.append(("case.assigned", case["assignee"], base))
+            messages.append(("case.handler", filer, {**base, "assignee": case["assignee"]}))
+        if action == "approve":
+            messages.append(("case.feedback_requested", filer, {**base, "outcome": case["outcome"]}))
+        if case["state"] == "closed":
+            messages.append(("case.closed", filer, {**base, "outcome": case["outcome"]}))
+        for topic, recipient, payload in messages:
+            await enqueue(topic=topic, case_id=case["id"], recipient=recipient, payload=payload, at=now)
+
+
+def encode_cursor(case_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"before": case_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded))["before"]
+        if not isinstance(value, int) or value < 1:
+            raise ValueError
+        return value
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise field_error("cursor", "not a cursor returned by this API") from exc

@@ -1,0 +1,124 @@
+"""The ``jiesu`` command: serve, migrate, workflow diagram, audit verify, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from jiesu import db
+from jiesu.config import Settings
+
+
+def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+    async def run() -> Any:
+        await db.start(settings.database_url, migrate=True)
+        try:
+            return await work()
+        finally:
+            await db.stop()
+
+    return asyncio.run(run())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = Settings.from_env()
+    uvicorn.run(
+        "jiesu.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        log_level="info",
+        access_log=False,
+    )
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+
+    async def run() -> str:
+        await db.start(settings.database_url, migrate=False)
+        try:
+            return await db.run_migrations()
+        finally:
+            await db.stop()
+
+    report = asyncio.run(run())
+    print(report.strip() or "migrations: nothing to do")
+    return 0
+
+
+def cmd_workflow_diagram(_: argparse.Namespace) -> int:
+    from jiesu.workflow import load_workflow
+
+    settings = Settings.from_env()
+    print(load_workflow(settings.workflows_dir / "case.yaml").mermaid())
+    return 0
+
+
+def cmd_audit_verify(_: argparse.Namespace) -> int:
+    from jiesu.audit.chain import verify_chain
+
+    report = _with_database(Settings.from_env(), verify_chain)
+    if report.ok:
+        print(f"ok: {report.checked} events, head {report.head_seq} {report.head_hash}")
+        return 0
+    print(f"BROKEN at event {report.first_broken_seq}: {report.reason}")
+    return 1
+
+
+def cmd_demo(_: argparse.Namespace) -> int:
+    from jiesu.app import create_app
+    from jiesu.demo import load_demo_data
+
+    settings = Settings.from_env()
+    app = create_app(settings)
+    loaded = _with_database(settings, lambda: load_demo_data(app.state.accounts, app.state.cases))
+    print("demo data loaded" if loaded else "demo data already present")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jiesu", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API and pages")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=cmd_serve)
+
+    commands.add_parser("migrate", help="apply pending migrations").set_defaults(run=cmd_migrate)
+    commands.add_parser("demo", help="load demo data once").set_defaults(run=cmd_demo)
+
+    workflow = commands.add_parser("workflow", help="the case workflow").add_subparsers(
+        dest="sub", required=True
+    )
+    workflow.add_parser("diagram", help="print a Mermaid diagram").set_defaults(run=cmd_workflow_diagram)
+
+    audit = commands.add_parser("audit", help="the audit chain").add_subparsers(dest="sub", required=True)
+    audit.add_parser("verify", help="recompute the hash chain").set_defaults(run=cmd_audit_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except Exception as exc:  # a clear message for an operator, not a traceback
+        from jiesu.workflow import WorkflowError
+
+        if isinstance(exc, WorkflowError):
+            print(f"jiesu: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Settings from JIESU_* environment variables, gathered in one object."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _load_or_create_secret(var_dir: Path) -> str:
+    """Keep a generated key under var/ so tokens survive restarts when none is configured."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def database_url_from_env() -> str:
+    var_dir = Path(os.environ.get("JIESU_VAR_DIR", PROJECT_ROOT / "var"))
+    return os.environ.get("JIESU_DATABASE_URL") or f"sqlite:///{var_dir / 'jiesu.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = field(default="", repr=False)
+    admin_password: str | None = field(default=None, repr=False)
+    demo: bool = False
+    var_dir: Path = PROJECT_ROOT / "var"
+    workflows_dir: Path = PROJECT_ROOT / "workflows"
+    token_ttl_minutes: int = 60
+    # argon2 parameters: "default" for real use; "fast" only for the test suite.
+    password_hash_profile: str = "default"
+    migrate_on_start: bool = True
+
+    @property
+    def is_sqlite(self) -> bool:
+        return not self.database_url.startswith(("postgres://", "postgresql://"))
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        var_dir = Path(env.get("JIESU_VAR_DIR", PROJECT_ROOT / "var"))
+        values: dict[str, object] = {
+            "database_url": database_url_from_env(),
+            "host": env.get("JIESU_HOST", "127.0.0.1"),
+            "port": int(env.get("JIESU_PORT", "8000")),
+            "admin_password": env.get("JIESU_ADMIN_PASSWORD") or None,
+            "demo": _flag(env.get("JIESU_DEMO"), False),
+            "var_dir": var_dir,
+            "workflows_dir": Path(env.get("JIESU_WORKFLOWS_DIR", PROJECT_ROOT / "workflows")),
+            "token_ttl_minutes": int(env.get("JIESU_TOKEN_TTL_MINUTES", "60")),
+            "password_hash_profile": env.get("JIESU_PASSWORD_HASH_PROFILE", "default"),
+            "migrate_on_start": _flag(env.get("JIESU_MIGRATE_ON_START"), True),
+        }
+        values.update(overrides)
+        secret = overrides.get("secret_key") or env.get("JIESU_SECRET_KEY")
+        values["secret_key"] = secret or _load_or_create_secret(Path(values["var_dir"]))  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]

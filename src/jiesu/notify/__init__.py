@@ -1,0 +1,1 @@
+"""The outbox: messages written in the same transaction as the change that causes them."""

@@ -1,0 +1,20 @@
+"""Piccolo's configuration module: the app registry, and the engine jiesu.db has selected."""
+
+from piccolo.conf.apps import AppRegistry
+
+APP_REGISTRY = AppRegistry(
+    apps=[
+        "jiesu.accounts.piccolo_app",
+        "jiesu.cases.piccolo_app",
+        "jiesu.audit.piccolo_app",
+        "jiesu.notify.piccolo_app",
+    ]
+)
+
+
+def __getattr__(name: str) -> object:
+    if name == "DB":
+        from jiesu.db import current_engine
+
+        return current_engine()
+    raise AttributeError(name)

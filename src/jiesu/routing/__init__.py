@@ -1,0 +1,1 @@
+"""Jurisdictions and categories: where a case belongs and who should handle it."""

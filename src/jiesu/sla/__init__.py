@@ -1,0 +1,1 @@
+"""Deadlines of a case: response, resolution and feedback clocks."""

@@ -1,0 +1,144 @@
+"""ONE shared transitions Machine per workflow; each request attaches a small holder, never a row."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    create_model,
+)
+from transitions import Machine, MachineError
+
+from jiesu.workflow.spec import FieldSpec, WorkflowSpec
+
+
+class IllegalTransition(Exception):
+    """The action cannot be fired from the case's current state."""
+
+
+@dataclass(eq=False)
+class CaseHolder:
+    """What the machine sees of a case during one request: its state and the request's fields."""
+
+    state: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    reopen_count: int = 0
+    max_reopens: int = 0
+
+    def is_satisfied(self) -> bool:
+        """Satisfied means the filer says it is resolved and rates it 3 (acceptable) or better."""
+        return bool(self.payload.get("resolved")) and int(self.payload.get("satisfaction", 0)) >= 3
+
+    def may_reopen(self) -> bool:
+        return self.reopen_count < self.max_reopens
+
+
+def _field_type(spec: FieldSpec) -> Any:
+    text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    match spec.type:
+        case "text":
+            return Annotated[text, StringConstraints(max_length=spec.max_length)]
+        case "username" | "jurisdiction":
+            return Annotated[text, StringConstraints(max_length=64)]
+        case "choice":
+            return Literal[tuple(spec.choices or ())]
+        case "int":
+            return Annotated[int, Field(ge=spec.min, le=spec.max, strict=True)]
+        case "bool":
+            return StrictBool
+        case "datetime":
+            return AwareDatetime
+        case "case":
+            return Annotated[int, Field(ge=1, strict=True)]
+    raise ValueError(spec.type)
+
+
+class ActionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Annotated[int, Field(ge=1, strict=True)]
+
+
+def _body_model(action: str, fields: Mapping[str, FieldSpec]) -> type[ActionBody]:
+    definitions: dict[str, Any] = {}
+    for name, spec in fields.items():
+        kind = _field_type(spec)
+        definitions[name] = (kind, ...) if spec.required else (kind | None, None)
+    name = "".join(part.title() for part in action.split("_")) + "Body"
+    return create_model(name, __base__=ActionBody, **definitions)
+
+
+@dataclass
+class Workflow:
+    spec: WorkflowSpec
+    machine: Machine
+    bodies: dict[str, type[ActionBody]]
+
+    @classmethod
+    def build(cls, spec: WorkflowSpec) -> Workflow:
+        machine = Machine(
+            model=None,
+            states=spec.states,
+            transitions=cls.machine_transitions(spec),
+            initial=spec.initial,
+            auto_transitions=False,
+            ignore_invalid_triggers=False,
+        )
+        bodies = {name: _body_model(name, a.fields) for name, a in spec.actions.items()}
+        return cls(spec=spec, machine=machine, bodies=bodies)
+
+    @staticmethod
+    def machine_transitions(spec: WorkflowSpec) -> list[dict[str, Any]]:
+        return [
+            {
+                "trigger": action,
+                "source": transition.source,
+                "dest": transition.dest,
+                "conditions": list(transition.conditions),
+            }
+            for action, action_spec in spec.actions.items()
+            for transition in action_spec.transitions
+        ]
+
+    def actions_from(self, state: str) -> list[str]:
+        return sorted(self.machine.get_triggers(state))
+
+    def roles(self, action: str) -> list[str]:
+        return self.spec.actions[action].roles
+
+    def fire(self, state: str, action: str, payload: Mapping[str, Any], reopen_count: int = 0) -> str:
+        """The state after ``action``; raises IllegalTransition when it cannot fire from ``state``."""
+        holder = CaseHolder(state, payload, reopen_count, self.spec.max_reopens)
+        self.machine.add_model(holder, initial=state)
+        try:
+            if not holder.trigger(action):
+                raise IllegalTransition(f"{action} is not possible now")
+        except MachineError as exc:
+            raise IllegalTransition(f"{action} is not allowed in state {state}") from exc
+        finally:
+            self.machine.remove_model(holder)
+        return holder.state
+
+    def mermaid(self) -> str:
+        """A Mermaid state diagram, drawn by transitions' GraphMachine (for scripts, not requests)."""
+        from transitions.extensions import GraphMachine
+
+        graph = GraphMachine(
+            model=None,
+            states=self.spec.states,
+            transitions=self.machine_transitions(self.spec),
+            initial=self.spec.initial,
+            auto_transitions=False,
+            graph_engine="mermaid",
+            show_conditions=True,
+        )
+        holder = CaseHolder(self.spec.initial)
+        graph.add_model(holder)
+        return str(holder.get_graph().draw(None))

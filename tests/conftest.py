@@ -1,0 +1,183 @@
+"""Fixtures: every test gets its own database (a fresh SQLite file, or a fresh PostgreSQL schema)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from jiesu.app import create_app
+from jiesu.config import PROJECT_ROOT, Settings
+
+PG_URL = os.environ.get("JIESU_TEST_PG_URL")
+ADMIN_PASSWORD = "admin-pass-123"
+PASSWORD = "test-pass-123"
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgres",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(not PG_URL, reason="PostgreSQL tests skipped: JIESU_TEST_PG_URL is not set"),
+        ],
+    ),
+]
+
+
+async def reset_postgres(url: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        assert PG_URL
+        await reset_postgres(PG_URL)
+        return PG_URL
+    return f"sqlite:///{tmp_path / 'jiesu.db'}"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        database_url=database_url,
+        var_dir=tmp_path,
+        workflows_dir=PROJECT_ROOT / "workflows",
+        secret_key="test-secret-key-test-secret-key-0123456789",
+        admin_password=ADMIN_PASSWORD,
+        password_hash_profile="fast",
+        demo=False,
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@dataclass
+class Api:
+    """A thin helper over the test client: log in once per user, then call as that user."""
+
+    client: AsyncTestClient
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    async def login(self, username: str, password: str = PASSWORD) -> dict[str, str]:
+        if username not in self.tokens:
+            response = await self.client.post(
+                "/api/auth/token", json={"username": username, "password": password}
+            )
+            assert response.status_code == 200, response.text
+            self.tokens[username] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+    async def as_user(self, username: str | None, method: str, url: str, **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if username is not None:
+            headers.update(await self.login(username))
+        return await self.client.request(method, url, headers=headers, **kwargs)
+
+    async def case(self, username: str | None, case_id: int) -> dict[str, Any]:
+        response = await self.as_user(username, "GET", f"/api/cases/{case_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def act(
+        self,
+        username: str | None,
+        case_id: int,
+        action: str,
+        version: int | None = None,
+        **fields: Any,
+    ) -> Any:
+        if version is None:
+            version = (await self.case(username, case_id))["version"]
+        return await self.as_user(
+            username,
+            "POST",
+            f"/api/cases/{case_id}/actions/{action}",
+            json={"version": version, **fields},
+        )
+
+    async def file(self, username: str | None = "alice", **overrides: Any) -> dict[str, Any]:
+        body = {
+            "kind": "complaint",
+            "category": "neighbour_noise",
+            "title": "Loud music every night",
+            "description": "The flat above plays loud music after midnight.",
+            "address": "Building 3, Jixiang Lane",
+            "jurisdiction_code": "C1",
+            "contact": {"name": "Alice Liu", "phone": "13812345678"},
+        }
+        body.update(overrides)
+        body = {k: v for k, v in body.items() if v is not None}
+        response = await self.as_user(username, "POST", "/api/cases", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+WORLD_JURISDICTIONS = [
+    ("D1", "District One", "district", None),
+    ("S1", "Street One", "street", "D1"),
+    ("C1", "Community One", "community", "S1"),
+    ("C2", "Community Two", "community", "S1"),
+    ("G1", "Grid One", "grid", "C1"),
+    ("S2", "Street Two", "street", "D1"),
+    ("C3", "Community Three", "community", "S2"),
+]
+
+WORLD_USERS = [
+    ("alice", "resident", None),
+    ("bob", "resident", None),
+    ("disp", "dispatcher", None),
+    ("disp2", "dispatcher", "S2"),
+    ("sup", "supervisor", "S1"),
+    ("sup2", "supervisor", "S2"),
+    ("w1", "worker", "C1"),
+    ("w2", "worker", "C1"),
+    ("w3", "worker", "C3"),
+    ("streetw", "worker", "S1"),
+]
+
+
+@pytest.fixture
+async def api(client: AsyncTestClient) -> Api:
+    """An API helper over a small world: a district, two streets, three communities, one user each."""
+    helper = Api(client)
+    await helper.login("admin", ADMIN_PASSWORD)
+    for code, name, level, parent in WORLD_JURISDICTIONS:
+        response = await helper.as_user(
+            "admin",
+            "POST",
+            "/api/jurisdictions",
+            json={"code": code, "name": name, "level": level, "parent_code": parent},
+        )
+        assert response.status_code == 201, response.text
+    for username, role, jurisdiction in WORLD_USERS:
+        response = await helper.as_user(
+            "admin",
+            "POST",
+            "/api/users",
+            json={
+                "username": username,
+                "password": PASSWORD,
+                "role": role,
+                "display_name": username.title(),
+                "phone": "13900000000",
+                "jurisdiction_code": jurisdiction,
+            },
+        )
+        assert response.status_code == 201, response.text
+    return helper
