@@ -22,6 +22,7 @@ from jiesu.accounts.service import AccountService
 from jiesu.audit.api import AuditController
 from jiesu.cases.api import CaseController, QueueController, TrackController
 from jiesu.cases.service import CaseService
+from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import EXCEPTION_HANDLERS
 from jiesu.routing.catalogue import load_catalogue
@@ -36,13 +37,14 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> Litestar:
+    """The app; ``clock`` is the time source of every service (tests pass a fake one)."""
     settings = settings or Settings.from_env()
     workflow = load_workflow(settings.workflows_dir / "case.yaml")
     catalogue = load_catalogue(settings.workflows_dir / "categories.yaml")
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
-    accounts = AccountService(Passwords(settings.password_hash_profile))
-    cases = CaseService(workflow, catalogue, settings.secret_key)
+    accounts = AccountService(Passwords(settings.password_hash_profile), clock)
+    cases = CaseService(workflow, catalogue, settings.secret_key, clock)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
