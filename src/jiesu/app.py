@@ -20,12 +20,21 @@ from jiesu.accounts.api import (
 from jiesu.accounts.security import Passwords, build_jwt_auth
 from jiesu.accounts.service import AccountService
 from jiesu.audit.api import AuditController
+from jiesu.background import periodic
 from jiesu.cases.api import CaseController, QueueController, TrackController
 from jiesu.cases.service import CaseService
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import EXCEPTION_HANDLERS
+from jiesu.notify.api import NotificationController
+from jiesu.notify.delivery import sender_job, webhook_sender
+from jiesu.routing.api import RoutingController, RoutingRulesController, WorkerController
 from jiesu.routing.catalogue import load_catalogue
+from jiesu.routing.router import Router
+from jiesu.routing.rules import load_rules
+from jiesu.sla.api import SlaController
+from jiesu.sla.calendar import load_sla_config
+from jiesu.sla.sweeper import Sweeper
 from jiesu.workflow import load_workflow
 
 logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -44,7 +53,11 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     catalogue = load_catalogue(settings.workflows_dir / "categories.yaml")
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
     accounts = AccountService(Passwords(settings.password_hash_profile), clock)
-    cases = CaseService(workflow, catalogue, settings.secret_key, clock)
+    router = Router(load_rules(settings.workflows_dir / "routing.yaml", catalogue), catalogue)
+    sla = load_sla_config(settings.workflows_dir / "sla.yaml")
+    cases = CaseService(workflow, catalogue, settings.secret_key, clock, router=router, sla=sla)
+    sweeper = Sweeper(cases, sla, clock)
+    sender = webhook_sender(settings, clock)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -70,8 +83,19 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             QueueController,
             TrackController,
             AuditController,
+            RoutingRulesController,
+            RoutingController,
+            WorkerController,
+            SlaController,
+            NotificationController,
         ],
-        lifespan=[lifespan],
+        lifespan=[
+            lifespan,
+            periodic("sla-sweeper", settings.sweep_interval_seconds, sweeper.sweep),
+            periodic(
+                "outbox-delivery", settings.delivery_interval_seconds if sender else 0, sender_job(sender)
+            ),
+        ],
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
@@ -83,6 +107,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "jwt_auth": jwt_auth,
                 "accounts": accounts,
                 "cases": cases,
+                "router": router,
+                "sweeper": sweeper,
+                "sender": sender,
             }
         ),
         debug=False,

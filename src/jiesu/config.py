@@ -48,6 +48,14 @@ class Settings:
     # argon2 parameters: "default" for real use; "fast" only for the test suite.
     password_hash_profile: str = "default"
     migrate_on_start: bool = True
+    # The SLA sweeper and the outbox delivery run inside the server; 0 turns a loop off.
+    sweep_interval_seconds: float = 60.0
+    delivery_interval_seconds: float = 5.0
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_max_attempts: int = 8
+    webhook_backoff_seconds: float = 30.0
+    webhook_timeout_seconds: float = 10.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -68,6 +76,13 @@ class Settings:
             "token_ttl_minutes": int(env.get("JIESU_TOKEN_TTL_MINUTES", "60")),
             "password_hash_profile": env.get("JIESU_PASSWORD_HASH_PROFILE", "default"),
             "migrate_on_start": _flag(env.get("JIESU_MIGRATE_ON_START"), True),
+            "sweep_interval_seconds": float(env.get("JIESU_SWEEP_INTERVAL", "60")),
+            "delivery_interval_seconds": float(env.get("JIESU_DELIVERY_INTERVAL", "5")),
+            "webhook_url": env.get("JIESU_WEBHOOK_URL") or None,
+            "webhook_secret": env.get("JIESU_WEBHOOK_SECRET") or None,
+            "webhook_max_attempts": int(env.get("JIESU_WEBHOOK_MAX_ATTEMPTS", "8")),
+            "webhook_backoff_seconds": float(env.get("JIESU_WEBHOOK_BACKOFF", "30")),
+            "webhook_timeout_seconds": float(env.get("JIESU_WEBHOOK_TIMEOUT", "10")),
         }
         values.update(overrides)
         secret = overrides.get("secret_key") or env.get("JIESU_SECRET_KEY")

@@ -27,6 +27,7 @@ from jiesu.cases.schemas import (
 from jiesu.cases.service import CaseService, decode_cursor, encode_cursor
 from jiesu.cases.tables import Case
 from jiesu.privacy import mask_name, mask_phone
+from jiesu.routing.router import routing_summary
 
 # Roles that need to reach the filer: the dispatcher calls back, the assignee makes first contact.
 UNMASKED_ROLES = {"dispatcher"}
@@ -83,7 +84,8 @@ class CaseController(Controller):
         filed = await cases.file_case(actor, data, idempotency_key)
         viewer = actor or Principal(username="", role="filer", case_id=filed.case["id"])
         body = case_out(cases, viewer, filed.case, cases.clock())
-        return FiledCaseOut(**body, access_code=filed.access_code)
+        routing = await routing_summary(filed.case["id"])
+        return FiledCaseOut(**body, access_code=filed.access_code, routing=routing)
 
     @get("/", summary="Cases the caller may see, newest first, with cursor pagination")
     async def list_cases(

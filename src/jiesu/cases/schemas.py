@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from jiesu.accounts.schemas import Code, Phone
 
@@ -27,6 +27,9 @@ class CaseCreate(BaseModel):
     jurisdiction_code: Code | None = None
     priority: Literal["normal", "urgent"] | None = None
     contact: Contact | None = None
+    # Where the resident is: finds the grid by its boundary when no jurisdiction is given.
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
 
 
 class ContactOut(BaseModel):
@@ -77,6 +80,7 @@ class CaseOut(BaseModel):
 
 class FiledCaseOut(CaseOut):
     access_code: str | None = None
+    routing: dict[str, object] | None = None
 
 
 class CasePage(BaseModel):

@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
@@ -31,8 +31,14 @@ from jiesu.db import write_transaction
 from jiesu.errors import CaseConflict, field_error
 from jiesu.notify.outbox import enqueue
 from jiesu.routing.catalogue import Catalogue
-from jiesu.sla.deadlines import current_due, initial_deadlines
+from jiesu.routing.router import count_return
+from jiesu.sla.deadlines import current_due, feedback_deadline, initial_deadlines
+from jiesu.sla.timers import track
 from jiesu.workflow import IllegalTransition, Workflow
+
+if TYPE_CHECKING:
+    from jiesu.routing.router import Router
+    from jiesu.sla.calendar import SlaConfig
 
 SYSTEM = Principal(username="system", role="system")
 ACCESS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
@@ -61,11 +67,15 @@ class CaseService:
         catalogue: Catalogue,
         secret_key: str,
         clock: Clock = system_clock,
+        router: Router | None = None,
+        sla: SlaConfig | None = None,
     ) -> None:
         self.workflow = workflow
         self.catalogue = catalogue
         self._secret = secret_key.encode()
         self.clock = clock
+        self.router = router
+        self.sla = sla
 
     # ---- who may see and do what ------------------------------------------------------------
 
@@ -228,6 +238,10 @@ class CaseService:
             jurisdiction = (
                 await require_jurisdiction(data.jurisdiction_code) if data.jurisdiction_code else None
             )
+            located = None
+            if jurisdiction is None and self.router is not None:
+                located = await self.router.locate(data.address, data.lat, data.lon)
+                jurisdiction = located[0] if located else None
             row = Case(
                 tracking_no=f"JS{now:%Y%m%d}-{_code(ACCESS_CODE_ALPHABET, 6)}",
                 kind=data.kind,
@@ -235,7 +249,7 @@ class CaseService:
                 title=data.title,
                 description=data.description,
                 address=data.address,
-                jurisdiction_code=data.jurisdiction_code,
+                jurisdiction_code=jurisdiction["code"] if jurisdiction else None,
                 jurisdiction_path=jurisdiction["path"] if jurisdiction else None,
                 priority=priority,
                 complexity=complexity,
@@ -250,7 +264,13 @@ class CaseService:
                 request_hash=request_hash if scoped_key else None,
                 received_at=now,
                 updated_at=now,
-                **initial_deadlines(self.workflow.spec.clocks, now, priority, complexity),
+                **initial_deadlines(
+                    self.workflow.spec.clocks,
+                    now,
+                    priority,
+                    complexity,
+                    self.sla.calendar if self.sla else None,
+                ),
             )
             row.due_at = row.response_due
             await Case.insert(row)
@@ -266,8 +286,11 @@ class CaseService:
                 fields={"kind": data.kind, "category": data.category, "channel": channel},
                 at=now,
             )
+            await track(case, now, self.sla)
             if category is not None and jurisdiction is not None:
                 case = await self._transition(SYSTEM, case, "accept", {}, now)
+                if self.router is not None:
+                    case = await self.router.route(self, case, now, located[1] if located else None)
         return FiledCase(case, self.access_code(case), created=True)
 
     # ---- actions ----------------------------------------------------------------------------
@@ -348,14 +371,29 @@ class CaseService:
             at=now,
         )
         await self._notify(action, updated, now)
+        await track(updated, now, self.sla)
         return updated
+
+    async def system_action(
+        self,
+        case: dict[str, Any],
+        action: str,
+        fields: dict[str, Any],
+        now: datetime,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """An action of jiesu itself (routing, the sweeper) inside the caller's write transaction;
+        ``extra`` goes into the audit event only."""
+        payload = self.validate_body(action, {**fields, "version": case["version"]})
+        return await self._transition(SYSTEM, case, action, {**payload, **(extra or {})}, now)
 
     def _state_entry(self, case: dict[str, Any], new_state: str, now: datetime) -> dict[str, Any]:
         """What entering ``new_state`` sets, whatever the action."""
         if new_state == "closed":
             return {"closed_at": now}
         if new_state == "feedback":
-            return {"feedback_due": now + self.workflow.spec.clocks.feedback}
+            calendar = self.sla.calendar if self.sla else None
+            return {"feedback_due": feedback_deadline(self.workflow.spec.clocks, now, calendar)}
         if new_state == "mediation" and case["state"] in ("resolution", "feedback"):
             reopened = case["state"] == "feedback"
             return {
@@ -459,6 +497,11 @@ class CaseService:
             if target["state"] == "closed":
                 raise field_error("into", "cannot merge into a closed case")
             changes["merged_into"] = target["id"]
+        elif action == "return_order":
+            changes["assignee"] = None
+            fields.update(await count_return(case, now))
+        elif action == "sla_escalate":
+            changes["escalation_level"] = payload["level"]
         if action in CLOSING_OUTCOMES:
             changes["outcome"] = CLOSING_OUTCOMES[action]
         return changes, fields

@@ -22,6 +22,7 @@ class Category(BaseModel):
     handling_level: Literal["community", "street", "district"] = "community"
     dispute: bool = False
     complexity: Literal["ordinary", "complex"] = "ordinary"
+    skills: list[str] = []
 
 
 class Catalogue(BaseModel):

@@ -1,30 +1,55 @@
-"""Clock arithmetic from the workflow's clocks (natural hours)."""
+"""Clock arithmetic from the workflow's clocks: natural hours, or working days when the calendar says so."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from jiesu.sla.calendar import BusinessCalendar
 from jiesu.workflow.spec import ClocksSpec
 
 
 def initial_deadlines(
-    clocks: ClocksSpec, received_at: datetime, priority: str, complexity: str
+    clocks: ClocksSpec,
+    received_at: datetime,
+    priority: str,
+    complexity: str,
+    calendar: BusinessCalendar | None = None,
 ) -> dict[str, datetime]:
     resolution_key = "complex" if complexity == "complex" and priority != "urgent" else priority
+    response = clocks.response[priority]  # type: ignore[index]
+    resolution = clocks.resolution[resolution_key]  # type: ignore[index]
+    if calendar is None:
+        return {"response_due": received_at + response, "resolution_due": received_at + resolution}
     return {
-        "response_due": received_at + clocks.response[priority],  # type: ignore[index]
-        "resolution_due": received_at + clocks.resolution[resolution_key],  # type: ignore[index]
+        "response_due": calendar.add("response", received_at, response),
+        "resolution_due": calendar.add("resolution", received_at, resolution),
     }
 
 
-def current_due(case: dict[str, Any]) -> datetime | None:
-    """The deadline that matters in the case's state: what the queue sorts by and overdue means."""
+def feedback_deadline(
+    clocks: ClocksSpec, now: datetime, calendar: BusinessCalendar | None = None
+) -> datetime:
+    if calendar is None:
+        return now + clocks.feedback
+    return calendar.add("feedback", now, clocks.feedback)
+
+
+def running_clock(case: dict[str, Any]) -> str | None:
+    """The clock whose deadline is ``current_due``: response, resolution, feedback (None when closed)."""
     state = case["state"]
     if state == "closed":
         return None
     if state == "feedback":
-        return case["feedback_due"]
+        return "feedback"
     if state in ("intake", "triage") or case["responded_at"] is None:
-        return case["response_due"]
-    return case["resolution_due"]
+        return "response"
+    return "resolution"
+
+
+def current_due(case: dict[str, Any]) -> datetime | None:
+    """The deadline that matters in the case's state: what the queue sorts by and overdue means."""
+    clock = running_clock(case)
+    if clock is None:
+        return None
+    return case[f"{clock}_due"]

@@ -1,0 +1,208 @@
+"""The sweeper: reminders at 80% of a clock, overdue escalation one level at a time, unrated feedback closed.
+
+Each pass claims the timers that are due in batches. On PostgreSQL the claim is
+``FOR UPDATE OF timer, case SKIP LOCKED``, so several processes split the work and each case is handled
+once; on SQLite the immediate write transaction serialises them. Case changes go through CaseService.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from litestar.exceptions import HTTPException
+
+from jiesu import db
+from jiesu.accounts.tables import User
+from jiesu.cases.service import CaseService
+from jiesu.cases.tables import Case
+from jiesu.clock import Clock
+from jiesu.notify.outbox import enqueue
+from jiesu.sla.calendar import SlaConfig
+from jiesu.sla.tables import SlaTimer
+from jiesu.sla.timers import NEVER
+
+log = logging.getLogger("jiesu.sla")
+
+CLAIM_SQL = (
+    "SELECT t.id AS timer_id, t.case_id AS case_id, t.clock AS clock, t.stage AS stage, "
+    "t.due_at AS due_at, t.escalations AS escalations "
+    "FROM jiesu_sla_timer t JOIN jiesu_case c ON c.id = t.case_id "
+    "WHERE t.next_at <= {} ORDER BY t.next_at LIMIT {}"
+)
+LOCK_SQL = " FOR UPDATE OF t, c SKIP LOCKED"
+
+
+@dataclass
+class SweepReport:
+    claimed: int = 0
+    reminded: int = 0
+    escalated: int = 0
+    closed: int = 0
+    conflicts: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def escalation_target(case: dict[str, Any]) -> tuple[str, str | None] | None:
+    """(level, unit code) one level above where the case stands now; None at the top."""
+    codes = [part for part in (case["jurisdiction_path"] or "").split("/") if part]
+    district = codes[0] if codes else None
+    street = codes[1] if len(codes) > 1 else None
+    current = case["escalation_level"]
+    if current in (None, "") or current.startswith("department:"):
+        return ("street", street) if street else ("district", district)
+    if current == "street":
+        return ("district", district)
+    return None
+
+
+class Sweeper:
+    def __init__(self, cases: CaseService, config: SlaConfig, clock: Clock, batch: int = 100) -> None:
+        self.cases = cases
+        self.config = config
+        self.clock = clock
+        self.batch = batch
+
+    async def sweep(self) -> SweepReport:
+        """One pass over every timer that is due now."""
+        now = self.clock()
+        report = SweepReport()
+        recipients: dict[tuple[str, str | None], list[str]] = {}
+        while True:
+            async with db.write_transaction():
+                sql = CLAIM_SQL + ("" if db.is_sqlite() else LOCK_SQL)
+                timers = await SlaTimer.raw(sql, now, self.batch)
+                if timers:
+                    rows = await Case.select().where(Case.id.is_in([t["case_id"] for t in timers]))
+                    by_id = {row["id"]: row for row in rows}
+                    for timer in timers:
+                        await self._handle(timer, by_id[timer["case_id"]], now, report, recipients)
+            report.claimed += len(timers)
+            if len(timers) < self.batch:
+                return report
+
+    async def _handle(
+        self,
+        timer: dict[str, Any],
+        case: dict[str, Any],
+        now: datetime,
+        report: SweepReport,
+        recipients: dict[tuple[str, str | None], list[str]],
+    ) -> None:
+        stage, clock, due = timer["stage"], timer["clock"], timer["due_at"]
+        changes: dict[Any, Any] = {}
+        escalations = timer["escalations"]
+        try:
+            while True:
+                if stage == "remind":
+                    if now < due:
+                        await self._remind(case, clock, due, now, recipients)
+                        changes[SlaTimer.reminded_at] = now
+                        report.reminded += 1
+                    stage, next_at = "due", due
+                elif stage == "due" and clock == "feedback":
+                    await self.cases.system_action(case, "close_unrated", {}, now)
+                    report.closed += 1
+                    return  # the case is closed: its timer is gone
+                elif stage in ("due", "again"):
+                    target = escalation_target(case)
+                    if target is not None:
+                        case = await self._escalate(case, clock, due, target, now, recipients)
+                        escalations += 1
+                        report.escalated += 1
+                    if stage == "due":
+                        changes[SlaTimer.overdue_at] = now
+                    more = stage == "due" and escalation_target(case) is not None
+                    stage, next_at = (
+                        ("again", due + self.config.escalate_again_after) if more else ("done", NEVER)
+                    )
+                else:
+                    stage, next_at = "done", NEVER
+                if stage == "done" or next_at > now:
+                    break
+        except HTTPException:
+            # The case changed under us (on SQLite an action in the same second); try again next pass.
+            report.conflicts += 1
+            log.warning("sweeper: case %s changed during the sweep", case["id"])
+            return
+        changes.update({SlaTimer.stage: stage, SlaTimer.next_at: next_at, SlaTimer.escalations: escalations})
+        await SlaTimer.update(changes).where(SlaTimer.id == timer["timer_id"])
+
+    async def _remind(
+        self,
+        case: dict[str, Any],
+        clock: str,
+        due: datetime,
+        now: datetime,
+        recipients: dict[tuple[str, str | None], list[str]],
+    ) -> None:
+        payload = {"case_id": case["id"], "tracking_no": case["tracking_no"], "clock": clock, "due_at": due}
+        if clock == "feedback":
+            people = [case["filer"] or f"case:{case['id']}:filer"]
+        elif case["assignee"]:
+            people = [case["assignee"]]
+        else:
+            target = escalation_target({**case, "escalation_level": None})
+            people = await self._staff(target, recipients) if target else []
+        for person in people:
+            await enqueue(
+                topic="case.reminder", case_id=case["id"], recipient=person, payload=payload, at=now
+            )
+
+    async def _escalate(
+        self,
+        case: dict[str, Any],
+        clock: str,
+        due: datetime,
+        target: tuple[str, str | None],
+        now: datetime,
+        recipients: dict[tuple[str, str | None], list[str]],
+    ) -> dict[str, Any]:
+        level, unit = target
+        extra = {"overdue_since": due, "unit": unit}
+        updated = await self.cases.system_action(
+            case, "sla_escalate", {"level": level, "clock": clock}, now, extra
+        )
+        payload = {
+            "case_id": case["id"],
+            "tracking_no": case["tracking_no"],
+            "clock": clock,
+            "due_at": due,
+            "level": level,
+            "unit": unit,
+        }
+        for person in await self._staff(target, recipients):
+            await enqueue(
+                topic="case.escalated", case_id=case["id"], recipient=person, payload=payload, at=now
+            )
+        if case["assignee"]:
+            await enqueue(
+                topic="case.overdue", case_id=case["id"], recipient=case["assignee"], payload=payload, at=now
+            )
+        return updated
+
+    async def _staff(
+        self, target: tuple[str, str | None], cache: dict[tuple[str, str | None], list[str]]
+    ) -> list[str]:
+        """The unit's dispatchers, else its supervisors, else the city-wide dispatchers."""
+        if target not in cache:
+            unit = target[1]
+            people: list[str] = []
+            for role in ("dispatcher", "supervisor"):
+                if unit is None or people:
+                    break
+                rows = await User.select(User.username).where(
+                    (User.role == role) & (User.jurisdiction_code == unit) & (User.active == True)  # noqa: E712
+                )
+                people = [row["username"] for row in rows]
+            if not people:
+                rows = await User.select(User.username).where(
+                    (User.role == "dispatcher") & User.jurisdiction_code.is_null() & (User.active == True)  # noqa: E712
+                )
+                people = [row["username"] for row in rows]
+            cache[target] = sorted(people)
+        return cache[target]
