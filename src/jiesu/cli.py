@@ -1,4 +1,4 @@
-"""The ``jiesu`` command: serve, migrate, workflow diagram, audit verify, demo."""
+"""The ``jiesu`` command: serve, migrate, workflow diagram, audit verify, demo, sweep."""
 
 from __future__ import annotations
 
@@ -84,6 +84,19 @@ def cmd_demo(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(_: argparse.Namespace) -> int:
+    """One sweeper pass, for cron; safe to run next to the servers' own sweepers."""
+    import json
+
+    from jiesu.app import create_app
+
+    settings = Settings.from_env()
+    app = create_app(settings)
+    report = _with_database(settings, app.state.sweeper.sweep)
+    print(json.dumps(report.as_dict()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jiesu", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="apply pending migrations").set_defaults(run=cmd_migrate)
     commands.add_parser("demo", help="load demo data once").set_defaults(run=cmd_demo)
+    commands.add_parser(
+        "sweep", help="one SLA sweeper pass (reminders, escalation, auto-close)"
+    ).set_defaults(run=cmd_sweep)
 
     workflow = commands.add_parser("workflow", help="the case workflow").add_subparsers(
         dest="sub", required=True
