@@ -183,10 +183,11 @@ class Router:
                 best, chosen = score, rule
         return chosen
 
-    async def place(self, rules: RuleSet, case: dict[str, Any]) -> Placement:
+    async def place(
+        self, rules: RuleSet, case: dict[str, Any], chain: dict[str, dict[str, Any]]
+    ) -> Placement:
         category = self.catalogue.get(case["category"])
         category_skills = tuple(category.skills) if category else ()
-        chain = await self._chain(case["jurisdiction_path"])
         rule = await self.match(rules, case["category"], case["jurisdiction_path"] or "")
         if rule is not None and rule.level in chain:
             skills = tuple(rule.skills) if rule.skills is not None else category_skills
@@ -255,8 +256,8 @@ class Router:
     ) -> dict[str, Any]:
         """Dispatch an accepted case when the rules place it; record the decision either way."""
         version, rules = await self.current()
-        placement = await self.place(rules, case)
         chain = await self._chain(case["jurisdiction_path"])
+        placement = await self.place(rules, case, chain)
         worker = await self.choose_worker(rules, case, placement, chain)
         reason = placement.reason
         if worker is not None:
