@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar.exceptions import HTTPException
@@ -33,6 +33,7 @@ CLAIM_SQL = (
     "WHERE t.next_at <= {} ORDER BY t.next_at LIMIT {}"
 )
 LOCK_SQL = " FOR UPDATE OF t, c SKIP LOCKED"
+RETRY_AFTER = timedelta(minutes=1)
 
 
 @dataclass
@@ -125,9 +126,12 @@ class Sweeper:
                 if stage == "done" or next_at > now:
                     break
         except HTTPException:
-            # The case changed under us (on SQLite an action in the same second); try again next pass.
+            # The case cannot take the action now; look again in a minute rather than spin in this pass.
             report.conflicts += 1
-            log.warning("sweeper: case %s changed during the sweep", case["id"])
+            log.warning("sweeper: case %s could not be handled; retrying later", case["id"])
+            await SlaTimer.update({SlaTimer.next_at: now + RETRY_AFTER}).where(
+                SlaTimer.id == timer["timer_id"]
+            )
             return
         changes.update({SlaTimer.stage: stage, SlaTimer.next_at: next_at, SlaTimer.escalations: escalations})
         await SlaTimer.update(changes).where(SlaTimer.id == timer["timer_id"])
