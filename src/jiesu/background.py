@@ -13,29 +13,35 @@ from litestar import Litestar
 
 log = logging.getLogger("jiesu.jobs")
 
+# On shutdown a running pass may finish this long before it is cancelled. Cancelling a pass in the middle
+# of a database call can strand a pooled connection and make the pool's close wait forever.
+STOP_GRACE_SECONDS = 15.0
+
 
 def periodic(name: str, interval: float, job: Callable[[], Awaitable[Any]]):  # type: ignore[no-untyped-def]
     """A lifespan hook running ``job`` every ``interval`` seconds (not at all when interval <= 0)."""
 
-    async def loop() -> None:
-        while True:
+    async def loop(stop: asyncio.Event) -> None:
+        while not stop.is_set():
             try:
                 await job()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("%s failed; trying again in %.0f s", name, interval)
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        task = asyncio.create_task(loop(), name=name) if interval > 0 else None
+        stop = asyncio.Event()
+        task = asyncio.create_task(loop(stop), name=name) if interval > 0 else None
         try:
             yield
         finally:
+            stop.set()
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                try:
+                    await asyncio.wait_for(task, STOP_GRACE_SECONDS)
+                except TimeoutError:
+                    log.warning("%s did not finish within %.0f s of shutdown", name, STOP_GRACE_SECONDS)
 
     return lifespan
