@@ -26,6 +26,7 @@ from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import EXCEPTION_HANDLERS
 from jiesu.routing.catalogue import load_catalogue
+from jiesu.web import template_config, web_routes
 from jiesu.workflow import load_workflow
 
 logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -70,10 +71,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             QueueController,
             TrackController,
             AuditController,
+            *web_routes(settings),
         ],
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        template_config=template_config(),
         openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
         state=State(
             {

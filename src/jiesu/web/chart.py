@@ -1,0 +1,97 @@
+"""The response-time chart as SVG drawn on the server: no chart library, readable without colour.
+
+The median is a solid line with round markers, the 90th percentile a dashed line with square markers;
+each line is also named in a legend, and every point carries its value as a tooltip title.
+"""
+
+from __future__ import annotations
+
+import math
+
+from markupsafe import Markup, escape
+
+from jiesu.web.dashboard import DayTimes
+
+WIDTH, HEIGHT = 640, 300
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 40, 48
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def response_chart(days: list[DayTimes], title: str, hours_label: str, median: str, p90: str) -> Markup:
+    top = _nice_max(max((d.p90_hours for d in days), default=1.0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    step = plot_w / max(len(days) - 1, 1)
+
+    def x(i: int) -> float:
+        return LEFT + (i * step if len(days) > 1 else plot_w / 2)
+
+    def y(hours: float) -> float:
+        return TOP + plot_h - (hours / top) * plot_h
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="chart-title" class="chart" font-size="14" font-family="sans-serif">',
+        f'<title id="chart-title">{escape(title)}</title>',
+        f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#fff"/>',
+    ]
+    for tick in range(5):
+        value = top * tick / 4
+        ty = y(value)
+        parts.append(
+            f'<line x1="{LEFT}" y1="{ty:.1f}" x2="{WIDTH - RIGHT}" y2="{ty:.1f}" stroke="#999" '
+            f'stroke-width="1"/><text x="{LEFT - 6}" y="{ty + 5:.1f}" text-anchor="end">{value:g}</text>'
+        )
+    parts.append(
+        f'<text x="14" y="{TOP + plot_h / 2:.0f}" transform="rotate(-90 14 {TOP + plot_h / 2:.0f})" '
+        f'text-anchor="middle">{escape(hours_label)}</text>'
+    )
+    label_every = max(1, math.ceil(len(days) / 8))
+    for i, day in enumerate(days):
+        if i % label_every == 0:
+            parts.append(
+                f'<text x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 20}" text-anchor="middle">'
+                f"{day.day:%m-%d}</text>"
+            )
+    parts.append(_series(days, x, y, "median_hours", median, dashed=False))
+    parts.append(_series(days, x, y, "p90_hours", p90, dashed=True))
+    parts.append(_legend(median, p90))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _series(days: list[DayTimes], x, y, attr: str, name: str, dashed: bool) -> str:  # type: ignore[no-untyped-def]
+    points = [(x(i), y(getattr(d, attr)), d) for i, d in enumerate(days)]
+    dash = ' stroke-dasharray="8 5"' if dashed else ""
+    out = []
+    if len(points) > 1:
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in points)
+        out.append(f'<polyline points="{path}" fill="none" stroke="#000" stroke-width="2.5"{dash}/>')
+    for px, py, day in points:
+        tip = f"<title>{escape(name)} {day.day:%m-%d}: {getattr(day, attr):.1f} h</title>"
+        if dashed:
+            out.append(f'<rect x="{px - 5:.1f}" y="{py - 5:.1f}" width="10" height="10" fill="#fff" '
+                       f'stroke="#000" stroke-width="2">{tip}</rect>')
+        else:
+            out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="5" fill="#000">{tip}</circle>')
+    return "".join(out)
+
+
+def _legend(median: str, p90: str) -> str:
+    return (
+        f'<g transform="translate({LEFT},14)">'
+        '<line x1="0" y1="6" x2="28" y2="6" stroke="#000" stroke-width="2.5"/>'
+        '<circle cx="14" cy="6" r="5" fill="#000"/>'
+        f'<text x="34" y="11">{escape(median)}</text>'
+        '<line x1="200" y1="6" x2="228" y2="6" stroke="#000" stroke-width="2.5" stroke-dasharray="8 5"/>'
+        '<rect x="209" y="1" width="10" height="10" fill="#fff" stroke="#000" stroke-width="2"/>'
+        f'<text x="234" y="11">{escape(p90)}</text></g>'
+    )
