@@ -415,7 +415,7 @@ class StaffPages(Controller):
             "urgent": sum(1 for i in items if i["priority"] == "urgent"),
             "overdue": sum(1 for i in items if i["overdue"]),
             "due_soon": sum(
-                1 for i in items if not i["overdue"] and i["deadlines"]["current"] and i["deadlines"]["current"] <= soon
+                1 for i in items if not i["overdue"] and (i["deadlines"]["current"] or soon) < soon
             ),
         }
         return render(request, "work.html", items=items, counters=counters)
@@ -461,7 +461,7 @@ class DashboardPages(Controller):
         chart = response_chart(
             board.days,
             _("Response time per day, in hours"),
-            _("hours"),
+            (_("hours"), _("minutes")),
             _("Median"),
             _("90th percentile"),
         )

@@ -107,9 +107,7 @@ def _period_bounds(start: date, end: date, tz: tzinfo) -> tuple[datetime, dateti
 
 async def build(actor: Principal, start: date, end: date, now: datetime, tz: tzinfo) -> Dashboard:
     begin, finish = _period_bounds(start, end, tz)
-    places = await _scope(
-        actor, Jurisdiction.select().order_by(Jurisdiction.path), Jurisdiction.path
-    ).run()
+    places = await _scope(actor, Jurisdiction.select().order_by(Jurisdiction.path), Jurisdiction.path).run()
     by_path = {p["path"]: p for p in places}
     rates = {
         p["path"]: Rates(p["code"], p["name"], p["level"], p["path"].count("/") - 2)

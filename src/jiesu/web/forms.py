@@ -41,9 +41,7 @@ def _text(form: Any, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def action_body(
-    fields: dict[str, FieldSpec], form: Any, tz: tzinfo
-) -> tuple[dict[str, Any], dict[str, str]]:
+def action_body(fields: dict[str, FieldSpec], form: Any, tz: tzinfo) -> tuple[dict[str, Any], dict[str, str]]:
     """The typed body for CaseService.act, and what the person typed (to show it again)."""
     typed = {name: _text(form, name) for name in fields}
     body: dict[str, Any] = {}
@@ -103,9 +101,7 @@ def filing_body(typed: dict[str, str], needs_contact: bool) -> CaseCreate:
     try:
         return CaseCreate.model_validate(data)
     except ValidationError as exc:
-        raise FormErrors(
-            {_form_name(err["loc"]): err["msg"] for err in reversed(exc.errors())}
-        ) from exc
+        raise FormErrors({_form_name(err["loc"]): err["msg"] for err in reversed(exc.errors())}) from exc
 
 
 def _form_name(loc: tuple[Any, ...]) -> str:
