@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 from jiesu.web.dashboard import DayTimes
 
 WIDTH, HEIGHT = 360, 280
-LEFT, RIGHT, TOP, BOTTOM = 58, 14, 44, 40
+LEFT, RIGHT, TOP, BOTTOM = 74, 14, 44, 40
 
 
 def _nice_max(value: float) -> float:
@@ -57,7 +57,7 @@ def response_chart(
             f'stroke-width="1"/><text x="{LEFT - 6}" y="{ty + 5:.1f}" text-anchor="end">{value:.3g}</text>'
         )
     parts.append(
-        f'<text x="16" y="{TOP + plot_h / 2:.0f}" transform="rotate(-90 16 {TOP + plot_h / 2:.0f})" '
+        f'<text x="14" y="{TOP + plot_h / 2:.0f}" transform="rotate(-90 14 {TOP + plot_h / 2:.0f})" '
         f'text-anchor="middle">{escape(hours_label)}</text>'
     )
     label_every = max(1, math.ceil(len(days) / 5))
@@ -66,8 +66,9 @@ def response_chart(
             parts.append(
                 f'<text x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 20}" text-anchor="middle">{day.day:%m-%d}</text>'
             )
-    parts.append(_series(days, x, y, "median_hours", median, dashed=False))
+    # The p90 squares first and larger, so a median dot on the same value stays visible inside one.
     parts.append(_series(days, x, y, "p90_hours", p90, dashed=True))
+    parts.append(_series(days, x, y, "median_hours", median, dashed=False))
     parts.append(_legend(median, p90))
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -84,11 +85,11 @@ def _series(days: list[DayTimes], x, y, attr: str, name: str, dashed: bool) -> s
         tip = f"<title>{escape(name)} {day.day:%m-%d}: {getattr(day, attr):.1f}</title>"
         if dashed:
             out.append(
-                f'<rect x="{px - 5:.1f}" y="{py - 5:.1f}" width="10" height="10" fill="#fff" '
+                f'<rect x="{px - 7:.1f}" y="{py - 7:.1f}" width="14" height="14" fill="#fff" '
                 f'stroke="#000" stroke-width="2">{tip}</rect>'
             )
         else:
-            out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="5" fill="#000">{tip}</circle>')
+            out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="#000">{tip}</circle>')
     return "".join(out)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
 from pathlib import Path
@@ -76,7 +77,8 @@ def safe_next(target: str | None, default: str = f"{PREFIX}/") -> str:
 
 def render(request: Request[Any, Any, Any], name: str, status_code: int = 200, **context: Any) -> Template:
     locale = request_locale(request)
-    path = request.url.path
+    # After a form was sent, the language switch returns to the page, not to the form's address.
+    path = re.sub(r"/actions/[^/]+$", "", request.url.path)
     context.update(
         _=gettext_for(locale),
         locale=locale,
