@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 
 from jiesu.app import create_app
 from jiesu.config import Settings
-from tests.conftest import PASSWORD, Api
+from tests.conftest import ADMIN_PASSWORD, PASSWORD, Api
 from tests.web.photos import png_bytes
 
 
@@ -59,57 +59,63 @@ FILING = {
 }
 
 
-@pytest.mark.parametrize("path", ["/web/my", "/web/work", "/web/dashboard", "/web/dashboard.csv"])
-async def test_anonymous_visitors_are_sent_to_the_login_page(api: Api, path: str) -> None:
+ANONYMOUS_REDIRECTS = ["/web/my", "/web/work", "/web/dashboard", "/web/dashboard.csv"]
+ROLE_PAGES = [
+    ("alice", "/web/my", 200),
+    ("alice", "/web/work", 403),
+    ("alice", "/web/dashboard", 403),
+    ("w1", "/web/my", 403),
+    ("w1", "/web/work", 200),
+    ("w1", "/web/dashboard", 403),
+    ("w1", "/web/file", 403),
+    ("disp", "/web/work", 200),
+    ("disp", "/web/file", 200),
+    ("sup", "/web/dashboard", 200),
+    ("sup", "/web/dashboard.csv", 200),
+    ("sup", "/web/my", 403),
+    ("admin", "/web/dashboard", 200),
+]
+CASE_VIEWERS = [
+    ("alice", 200),
+    ("bob", 404),
+    ("w1", 200),
+    ("w3", 404),
+    ("sup", 200),
+    ("sup2", 404),
+    ("disp", 200),
+]
+
+
+async def test_anonymous_visitors_are_sent_to_the_login_page(api: Api) -> None:
     await web_login(api.client, None)
-    response = await api.client.get(path)
-    assert response.status_code == 303
-    assert response.headers["location"] == f"/web/login?next_path={path}"
+    for path in ANONYMOUS_REDIRECTS:
+        response = await api.client.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"] == f"/web/login?next_path={path}"
 
 
-@pytest.mark.parametrize(
-    ("user", "path", "status"),
-    [
-        ("alice", "/web/my", 200),
-        ("alice", "/web/work", 403),
-        ("alice", "/web/dashboard", 403),
-        ("w1", "/web/my", 403),
-        ("w1", "/web/work", 200),
-        ("w1", "/web/dashboard", 403),
-        ("w1", "/web/file", 403),
-        ("disp", "/web/work", 200),
-        ("disp", "/web/file", 200),
-        ("sup", "/web/dashboard", 200),
-        ("sup", "/web/dashboard.csv", 200),
-        ("admin", "/web/dashboard", 200),
-    ],
-)
-async def test_each_page_admits_only_its_roles(api: Api, user: str, path: str, status: int) -> None:
-    if user == "admin":
-        await web_login(api.client, None)
-        token = await _token_from(api.client, "/web/login")
-        from tests.conftest import ADMIN_PASSWORD
-
-        await api.client.post(
-            "/web/login", data={"_csrf_token": token, "username": "admin", "password": ADMIN_PASSWORD}
-        )
-    else:
-        await web_login(api.client, user)
-    response = await api.client.get(path)
-    assert response.status_code == status, response.text[:300]
+async def test_each_page_admits_only_its_roles(api: Api) -> None:
+    for user, path, status in ROLE_PAGES:
+        if user == "admin":
+            await web_login(api.client, None)
+            token = await _token_from(api.client, "/web/login")
+            await api.client.post(
+                "/web/login", data={"_csrf_token": token, "username": "admin", "password": ADMIN_PASSWORD}
+            )
+        else:
+            await web_login(api.client, user)
+        response = await api.client.get(path)
+        assert response.status_code == status, (user, path, response.text[:300])
 
 
-@pytest.mark.parametrize(
-    ("user", "status"),
-    [("alice", 200), ("bob", 404), ("w1", 200), ("w3", 404), ("sup", 200), ("sup2", 404), ("disp", 200)],
-)
-async def test_a_case_page_is_seen_by_the_same_people_as_in_the_api(api: Api, user: str, status: int) -> None:
+async def test_a_case_page_is_seen_by_the_same_people_as_in_the_api(api: Api) -> None:
     case = await api.file("alice")
-    await web_login(api.client, user)
-    page = await api.client.get(f"/web/cases/{case['id']}")
-    assert page.status_code == status
-    api_status = (await api.as_user(user, "GET", f"/api/cases/{case['id']}")).status_code
-    assert api_status == status
+    for user, status in CASE_VIEWERS:
+        await web_login(api.client, user)
+        page = await api.client.get(f"/web/cases/{case['id']}")
+        assert page.status_code == status, user
+        api_status = (await api.as_user(user, "GET", f"/api/cases/{case['id']}")).status_code
+        assert api_status == status, user
 
 
 async def test_a_case_page_shows_only_the_allowed_actions(api: Api) -> None:
