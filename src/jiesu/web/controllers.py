@@ -26,7 +26,14 @@ from jiesu.db import write_transaction
 from jiesu.errors import CaseConflict
 from jiesu.web import dashboard as dash
 from jiesu.web.chart import response_chart
-from jiesu.web.forms import FormErrors, action_body, filing_body, service_errors, typed_filing
+from jiesu.web.forms import (
+    FormErrors,
+    action_body,
+    filing_body,
+    service_errors,
+    typed_action,
+    typed_filing,
+)
 from jiesu.web.i18n import LANG_COOKIE, LOCALES, N_
 from jiesu.web.pages import PREFIX, display_tz, gettext, render, safe_next, see_other, when
 from jiesu.web.session import (
@@ -334,9 +341,9 @@ class CasePages(Controller):
             raise NotFoundException(f"no action {action}")
         actor, case = await _viewer(request, case_id)
         form = await request.form()
-        typed: dict[str, str] = {}
+        typed = typed_action(spec.fields, form)
         try:
-            body, typed = action_body(spec.fields, form, display_tz())
+            body, _ = action_body(spec.fields, form, display_tz())
             photo = await read_photo(await _upload(form)) if action == "add_info" else None
             version = int(str(form.get("version") or "0"))
             await self._apply(request, actor, case_id, action, {**body, "version": version}, photo)

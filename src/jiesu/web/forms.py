@@ -41,9 +41,14 @@ def _text(form: Any, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def typed_action(fields: dict[str, FieldSpec], form: Any) -> dict[str, str]:
+    """What the person typed into an action form, to show it again beside the errors."""
+    return {name: _text(form, name) for name in fields}
+
+
 def action_body(fields: dict[str, FieldSpec], form: Any, tz: tzinfo) -> tuple[dict[str, Any], dict[str, str]]:
     """The typed body for CaseService.act, and what the person typed (to show it again)."""
-    typed = {name: _text(form, name) for name in fields}
+    typed = typed_action(fields, form)
     body: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, spec in fields.items():
