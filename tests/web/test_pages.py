@@ -212,6 +212,19 @@ async def test_an_anonymous_filer_gets_the_code_and_can_follow_the_case(api: Api
     assert (await api.client.get(f"/web/cases/{other['id']}")).status_code == 303
 
 
+async def test_sending_the_filing_form_twice_files_one_case(api: Api) -> None:
+    await web_login(api.client, "alice")
+    form = await api.client.get("/web/file")
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', form.text).group(1)
+    numbers = set()
+    for _ in range(2):
+        sent = await post_form(api.client, "/web/file", "/web/file", {**FILING, "idempotency_key": key})
+        assert sent.status_code == 200, sent.text
+        numbers.add(re.search(r'id="tracking-no">([^<]+)<', sent.text).group(1))
+    assert len(numbers) == 1
+    assert len((await api.as_user("alice", "GET", "/api/cases")).json()["items"]) == 1
+
+
 async def test_a_resident_adds_information_with_a_photo_and_others_cannot_see_it(
     api: Api, settings: Settings
 ) -> None:

@@ -33,7 +33,7 @@ def session_config(secret_key: str, secure: bool) -> CookieBackendConfig:
         httponly=True,
         samesite="lax",
         secure=secure,
-        path="/",
+        path="/web",
     )
 
 
