@@ -64,7 +64,7 @@ def test_a_complaint_goes_from_filing_to_closed_through_the_pages(new_page) -> N
     resident.get_by_role("link", name="Follow this case").click()
     case_url = resident.url
     expect(resident.locator("#case-state")).to_have_text("Being routed")
-    expect(resident.locator("#timeline")).to_contain_text("Your case was received.")
+    expect(resident.locator("#timeline")).to_contain_text("The case was received.")
     expect(resident.locator(".photos img")).to_have_count(1)
     screenshot(resident, "case-resident")
 

@@ -339,3 +339,20 @@ async def test_the_language_comes_from_the_browser_or_the_switch(api: Api) -> No
     assert "我要反映" in again.text
     outside = await api.client.get("/web/lang/en?next_path=//evil.example/")
     assert outside.headers["location"] == "/web/"
+
+
+async def test_the_dispatcher_picks_a_worker_of_the_cases_branch(api: Api) -> None:
+    case = await api.file("alice", category=None)  # no category: waits in intake for a dispatcher
+    assert case["state"] == "intake"
+    await api.act("disp", case["id"], "accept", category="neighbour_noise")
+    await web_login(api.client, "disp")
+    page = f"/web/cases/{case['id']}"
+    html = (await api.client.get(page)).text
+    picker = html.split('id="dispatch-assignee"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="(\w+)"', picker) == ["streetw", "w1", "w2"]
+    version = str((await api.case("disp", case["id"]))["version"])
+    sent = await post_form(
+        api.client, page, f"{page}/actions/dispatch", {"version": version, "assignee": "w2"}
+    )
+    assert sent.status_code == 303
+    assert (await api.case("disp", case["id"]))["assignee"] == "w2"

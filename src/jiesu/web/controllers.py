@@ -17,7 +17,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException, Va
 from litestar.response import Redirect, Template
 
 from jiesu.accounts.security import Principal
-from jiesu.accounts.tables import Jurisdiction
+from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.cases.api import case_out
 from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
@@ -119,6 +119,25 @@ async def _attach(request: Request[Any, Any, Any], case_id: int, photo: Photo, b
 async def _upload(form: Any) -> UploadFile | None:
     value = form.get("photo")
     return value if isinstance(value, UploadFile) else None
+
+
+async def _workers_for(case: dict[str, Any], jurisdictions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Active workers who may take the case (the service's rule: same branch of the tree), for a picker."""
+    paths = {j["code"]: j["path"] for j in jurisdictions}
+    case_path = case["jurisdiction_path"] or ""
+    rows = (
+        await User.select(User.username, User.display_name, User.jurisdiction_code)
+        .where(
+            (User.role == "worker") & (User.active == True)  # noqa: E712
+        )
+        .order_by(User.username)
+    )
+    return [
+        row
+        for row in rows
+        if (home := paths.get(row["jurisdiction_code"] or ""))
+        and (case_path.startswith(home) or (case_path and home.startswith(case_path)))
+    ]
 
 
 class AccountPages(Controller):
@@ -305,9 +324,9 @@ class CasePages(Controller):
         photos = await Attachment.select(Attachment.id, Attachment.created_at).where(
             Attachment.case_id == case["id"]
         )
-        jurisdictions = await Jurisdiction.select(Jurisdiction.code, Jurisdiction.name).order_by(
-            Jurisdiction.path
-        )
+        jurisdictions = await Jurisdiction.select(
+            Jurisdiction.code, Jurisdiction.name, Jurisdiction.path
+        ).order_by(Jurisdiction.path)
         category = cases.catalogue.get(case["category"] or "")
         return render(
             request,
@@ -322,6 +341,7 @@ class CasePages(Controller):
             photos=photos,
             actions=[(name, cases.workflow.spec.actions[name].fields) for name in body["allowed_actions"]],
             jurisdictions=jurisdictions,
+            workers=await _workers_for(case, jurisdictions) if staff else [],
             failed=failed,
             errors=errors or {},
             values=values or {},

@@ -74,7 +74,7 @@ CHOICES = {
 
 # The timeline: one plain sentence per event.
 EVENTS = {
-    "file": N_("Your case was received."),
+    "file": N_("The case was received."),
     "accept": N_("Accepted and sent to %(place)s."),
     "dispatch": N_("Assigned to %(who)s."),
     "claim": N_("%(who)s is handling it."),

@@ -88,6 +88,7 @@ def render(request: Request[Any, Any, Any], name: str, status_code: int = 200, *
         current_user=session_user(request),
         labels=labels,
         prefix=PREFIX,
+        zone=str(display_tz()),
     )
     context.setdefault("errors", {})
     context.setdefault("values", {})
