@@ -47,6 +47,9 @@ async def post_form(
     return await client.post(action, data={"_csrf_token": token, **data}, files=files)
 
 
+# Pages whose behaviour does not touch the database engine run on SQLite only; the rest on every backend.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 FILING = {
     "kind": "complaint",
     "category": "neighbour_noise",
@@ -86,6 +89,7 @@ CASE_VIEWERS = [
 ]
 
 
+@SQLITE_ONLY
 async def test_anonymous_visitors_are_sent_to_the_login_page(api: Api) -> None:
     await web_login(api.client, None)
     for path in ANONYMOUS_REDIRECTS:
@@ -139,6 +143,7 @@ async def test_an_action_by_a_role_that_may_not_act_is_refused(api: Api) -> None
     assert (await api.case("w1", case["id"]))["state"] == "triage"
 
 
+@SQLITE_ONLY
 async def test_a_form_without_the_csrf_token_is_refused(api: Api) -> None:
     await web_login(api.client, "alice")
     await api.client.get("/web/file")
@@ -148,12 +153,14 @@ async def test_a_form_without_the_csrf_token_is_refused(api: Api) -> None:
     assert listed.json()["items"] == []
 
 
+@SQLITE_ONLY
 async def test_the_api_stays_on_bearer_tokens_without_csrf(api: Api) -> None:
     await web_login(api.client, "alice")  # a page session cookie does not make the API ask for CSRF
     case = await api.file("alice")
     assert case["state"] == "triage"
 
 
+@SQLITE_ONLY
 async def test_login_sets_an_httponly_samesite_session_and_logout_ends_it(api: Api) -> None:
     await web_login(api.client, None)
     token = await _token_from(api.client, "/web/login")
@@ -169,6 +176,7 @@ async def test_login_sets_an_httponly_samesite_session_and_logout_ends_it(api: A
     assert (await api.client.get("/web/my")).status_code == 303
 
 
+@SQLITE_ONLY
 async def test_secure_cookies_when_configured(settings: Settings) -> None:
     secure = Settings(**{**settings.__dict__, "web_secure_cookies": True})
     async with AsyncTestClient(create_app(secure)) as client:
@@ -177,6 +185,7 @@ async def test_secure_cookies_when_configured(settings: Settings) -> None:
         assert "Secure" in cookie and "HttpOnly" in cookie
 
 
+@SQLITE_ONLY
 async def test_a_wrong_password_is_shown_beside_the_field_and_the_name_is_kept(api: Api) -> None:
     await web_login(api.client, None)
     token = await _token_from(api.client, "/web/login")
@@ -261,6 +270,7 @@ async def test_a_resident_adds_information_with_a_photo_and_others_cannot_see_it
         (b"\xff\xd8\xff" + b"\x00" * (5 * 1024 * 1024), "The photo is larger than 5 MB."),
     ],
 )
+@SQLITE_ONLY
 async def test_a_photo_of_the_wrong_type_or_size_is_refused_beside_the_field(
     api: Api, content: bytes, message: str
 ) -> None:
@@ -278,6 +288,7 @@ async def test_a_photo_of_the_wrong_type_or_size_is_refused_beside_the_field(
     assert (await api.as_user("disp", "GET", "/api/cases")).json()["items"] == []
 
 
+@SQLITE_ONLY
 async def test_a_missing_field_is_named_and_the_input_kept(api: Api) -> None:
     await web_login(api.client, None)
     response = await post_form(api.client, "/web/file", "/web/file", {**FILING, "address": ""})
@@ -287,6 +298,7 @@ async def test_a_missing_field_is_named_and_the_input_kept(api: Api) -> None:
     assert "Music after midnight</textarea>" in response.text
 
 
+@SQLITE_ONLY
 async def test_a_bad_phone_number_is_shown_beside_the_phone_field(api: Api) -> None:
     await web_login(api.client, None)
     response = await post_form(api.client, "/web/file", "/web/file", {**FILING, "contact_phone": "call me"})
@@ -327,6 +339,7 @@ async def test_the_dashboard_counts_the_supervisors_cases_and_exports_csv(api: A
     assert bad.status_code == 400 and 'id="start-error"' in bad.text
 
 
+@SQLITE_ONLY
 async def test_the_language_comes_from_the_browser_or_the_switch(api: Api) -> None:
     await web_login(api.client, None)
     chinese = await api.client.get("/web/", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
