@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,28 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+class MovableClock:
+    """Real time plus an offset that a test can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+async def client(settings: Settings, clock: MovableClock) -> AsyncIterator[httpx.AsyncClient]:
     """The app in the test's own event loop, so concurrent requests really run concurrently."""
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     async with (
         LifespanManager(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http,
