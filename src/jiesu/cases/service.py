@@ -232,6 +232,8 @@ class CaseService:
         resident = actor if actor is not None and actor.role == "resident" else None
         channel = "web" if resident else ("hotline" if actor is not None else "anonymous")
         async with write_transaction():
+            if scoped_key and (replay := await self._replay(scoped_key, request_hash)):
+                return replay  # an earlier retry committed in this group, or just before
             jurisdiction = (
                 await require_jurisdiction(data.jurisdiction_code) if data.jurisdiction_code else None
             )
