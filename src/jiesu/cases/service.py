@@ -12,6 +12,7 @@ import hmac
 import json
 import secrets
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +68,9 @@ class CaseService:
         self.catalogue = catalogue
         self._secret = secret_key.encode()
         self.clock = clock
+        # Domain areas that add checks and column changes to case actions (mediation/): (actor, case,
+        # action, payload, now) -> changes; each may raise to refuse the action.
+        self.effect_hooks: list[Callable[..., Awaitable[dict[str, Any]]]] = []
 
     # ---- who may see and do what ------------------------------------------------------------
 
@@ -470,6 +474,8 @@ class CaseService:
             changes["merged_into"] = target["id"]
         if action in CLOSING_OUTCOMES:
             changes["outcome"] = CLOSING_OUTCOMES[action]
+        for hook in self.effect_hooks:
+            changes.update(await hook(actor, case, action, payload, now))
         return changes, fields
 
     async def _notify(self, action: str, case: dict[str, Any], now: datetime) -> None:
