@@ -491,6 +491,9 @@ async def test_bad_mediation_input_names_the_field(api: Api) -> None:
         username="w2",
     )
     assert "username" in bad_user["detail"]
+    linked = {"side": "third_party", "name": "A", "relationship": "y", "username": "alice"}
+    twice = await call(api, "w1", "POST", case_id, "/parties", 400, **linked)
+    assert "already" in twice["detail"]
     body = agreement_body(alice, bob)
     body["terms"][0]["obligor_party_id"] = 999
     bad_term = await call(api, "w1", "PUT", case_id, "/agreement", 400, **body)

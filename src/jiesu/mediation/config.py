@@ -32,6 +32,10 @@ def load_clocks(path: Path) -> MediationClocks:
         return MediationClocks()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise WorkflowError(f"{path}: not valid YAML: {exc}") from exc
+    try:
         return MediationClocks.model_validate(data)
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise WorkflowError(f"{path}: {exc}") from exc
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()]
+        raise WorkflowError(f"{path}: " + "; ".join(problems)) from exc

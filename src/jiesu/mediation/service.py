@@ -162,6 +162,11 @@ class MediationService:
                 user = await User.select(User.role).where(User.username == data.username).first()
                 if user is None or user["role"] != "resident":
                     raise field_error("username", "not a registered resident")
+                linked = await MediationParty.exists().where(
+                    (MediationParty.case_id == case_id) & (MediationParty.username == data.username)
+                )
+                if linked:
+                    raise field_error("username", "this resident is a party to the case already")
             row = MediationParty(
                 case_id=case_id,
                 side=data.side,
@@ -199,7 +204,13 @@ class MediationService:
             await self._event(
                 viewer,
                 "party_consent",
-                {"party_id": party_id, "side": party["side"], "consent": data.status, "channel": channel},
+                {
+                    "party_id": party_id,
+                    "side": party["side"],
+                    "consent": data.status,
+                    "channel": channel,
+                    "note": data.note,
+                },
                 now,
             )
             return {**party, "consent": data.status, "consent_at": now, "consent_channel": channel}
