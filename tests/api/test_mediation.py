@@ -266,6 +266,8 @@ async def test_a_full_dispute_from_refusal_to_reopening(api: Api, clock: FakeClo
     events = (await api.as_user("w2", "GET", f"/api/cases/{case_id}/events")).json()
     freeze = next(e for e in events if e["action"] == "agreement_freeze")
     assert freeze["fields"]["sha256"] == frozen["content_hash"]
+    told = await OutboxMessage.select().where(OutboxMessage.topic == "mediation.agreement_in_force")
+    assert {m["recipient"] for m in told} == {"alice", "bob", f"case:{case_id}:party:{carol}"}
     assert not any(ALICE_PHONE in json.dumps(e) or "Alice Liu" in json.dumps(e) for e in events)
 
     # Frozen: no edit, no further signature.
@@ -438,13 +440,32 @@ async def test_performed_agreement_and_judicial_confirmation(api: Api, clock: Fa
     clock.advance(days=5)
     confirmed = await call(api, "w1", "POST", case_id, "/agreement/confirmation", 200, court="District Court")
     assert confirmed["judicial_confirmation"] is None and confirmed["confirmation_court"] == "District Court"
+    await api.act("w1", case_id, "resolve", outcome="agreement_pending", summary="Signed, payment due")
+    await api.act("sup", case_id, "approve")
+    closed = (await api.act("alice", case_id, "rate", resolved=True, satisfaction=5)).json()
+    assert closed["state"] == "closed" and closed["outcome"] == "agreement_pending"
+
+    clock.advance(days=60)
+    await call(
+        api, "w1", "POST", case_id, "/agreement/checks", 201, term_index=0, result="performed", note="Paid"
+    )
+    assert (await api.case("w1", case_id))["outcome"] == "agreement_pending"  # two terms still open
+    agreement = await call(api, "alice", "GET", case_id, "/agreement", 200)
+    assert agreement["next_check_on"] == "2099-02-01"
     await call(api, "w1", "POST", case_id, "/agreement/checks", 201, result="performed", note="All done")
     agreement = await call(api, "alice", "GET", case_id, "/agreement", 200)
-    assert agreement["next_check_on"] is None and agreement["checks"][0]["result"] == "performed"
-    resolved = await api.act(
-        "w1", case_id, "resolve", outcome="agreement_performed", summary="Paid and repaired"
+    assert (
+        agreement["next_check_on"] is None and [c["result"] for c in agreement["checks"]] == ["performed"] * 2
     )
-    assert resolved.status_code == 200 and resolved.json()["outcome"] == "agreement_performed"
+    performed = await api.case("w1", case_id)
+    assert performed["outcome"] == "agreement_performed"
+    assert performed["state"] == "closed" and performed["closed_at"] == closed["closed_at"]
+    closings = await OutboxMessage.select().where(
+        (OutboxMessage.case_id == case_id) & (OutboxMessage.topic == "case.closed")
+    )
+    assert len(closings) == 1
+    again = await api.act("w1", case_id, "record_performance")
+    assert again.status_code == 409
 
 
 async def test_the_mediation_clock_runs_out_visibly(api: Api, clock: FakeClock) -> None:

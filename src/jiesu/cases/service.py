@@ -365,6 +365,8 @@ class CaseService:
 
     def _state_entry(self, case: dict[str, Any], new_state: str, now: datetime) -> dict[str, Any]:
         """What entering ``new_state`` sets, whatever the action."""
+        if new_state == case["state"]:  # staying in a state (e.g. record_performance) is not entering it
+            return {}
         if new_state == "closed":
             return {"closed_at": now}
         if new_state == "feedback":
@@ -490,7 +492,7 @@ class CaseService:
             messages.append(("case.handler", filer, {**base, "assignee": case["assignee"]}))
         if action == "approve":
             messages.append(("case.feedback_requested", filer, {**base, "outcome": case["outcome"]}))
-        if case["state"] == "closed":
+        if case["state"] == "closed" and case["closed_at"] == now:  # closed by this change
             messages.append(("case.closed", filer, {**base, "outcome": case["outcome"]}))
         for topic, recipient, payload in messages:
             await enqueue(topic=topic, case_id=case["id"], recipient=recipient, payload=payload, at=now)

@@ -722,9 +722,27 @@ class MediationService:
                 fields["frozen"] = True
                 fields["confirmation_due"] = now + self.clocks.judicial_confirmation
                 await self._event(viewer, FREEZE_ACTION, fields, now)
+                await self._tell_parties(viewer, agreement, fields["confirmation_due"], now)
             else:
                 await self._event(viewer, "agreement_sign", fields, now)
             return await self.current_agreement(case_id)  # type: ignore[return-value]
+
+    async def _tell_parties(
+        self, viewer: Viewer, agreement: dict[str, Any], confirmation_due: datetime, now: datetime
+    ) -> None:
+        """The agreement is in force: the parties learn the deadline to apply for judicial confirmation."""
+        case_id = viewer.case["id"]
+        usernames = {p["id"]: p["username"] for p in await self._parties(case_id)}
+        payload = {"case_id": case_id, "agreement_id": agreement["id"], "confirmation_due": confirmation_due}
+        for party in agreement["content"]["parties"]:
+            recipient = usernames.get(party["id"]) or f"case:{case_id}:party:{party['id']}"
+            await enqueue(
+                topic="mediation.agreement_in_force",
+                case_id=case_id,
+                recipient=recipient,
+                payload=payload,
+                at=now,
+            )
 
     @staticmethod
     async def _signed(agreement_id: int, digest: str) -> set[int]:
@@ -815,7 +833,13 @@ class MediationService:
             elif data.follow_up == "refer":
                 body = {"to": data.refer_to, "reason": data.note, "outcome": "failed_referred"}
                 await self._case_action(viewer, "refer", body)
+            elif viewer.case["outcome"] == "agreement_pending" and await self._fully_performed(agreement):
+                await self._case_action(viewer, "record_performance", {"note": data.note})
             return row.to_dict()
+
+    async def _fully_performed(self, agreement: dict[str, Any]) -> bool:
+        checks = await PerformanceCheck.select().where(PerformanceCheck.agreement_id == agreement["id"])
+        return self._next_check(agreement, checks) is None
 
     async def _case_action(self, viewer: Viewer, action: str, body: dict[str, Any]) -> None:
         fresh = await Case.select(Case.version).where(Case.id == viewer.case["id"]).first()
@@ -843,12 +867,17 @@ class MediationService:
         if action == "reopen_mediation" or (action == "refer" and case["state"] != "mediation"):
             agreement = await self.current_agreement(case["id"])
             if agreement is None or agreement["status"] != "frozen":
-                raise CaseConflict(
-                    f"{action} after mediation needs a signed agreement that was not performed",
-                    state=case["state"],
-                    version=case["version"],
-                    allowed_actions=self.cases.allowed_actions(actor, case),
-                )
+                raise self._refusal(actor, case, "needs a signed agreement that was not performed")
+        if action == "record_performance":
+            agreement = await self.current_agreement(case["id"])
+            if (
+                agreement is None
+                or agreement["status"] != "frozen"
+                or case["outcome"] != "agreement_pending"
+                or not await self._fully_performed(agreement)
+            ):
+                raise self._refusal(actor, case, "needs outcome agreement_pending and every term performed")
+            return {"outcome": "agreement_performed"}
         if action == "refer":
             return {
                 "outcome": payload.get("outcome") or "referred",
@@ -861,6 +890,14 @@ class MediationService:
             await self._reopen(case["id"], now)
             return {"outcome": None, "resolved_at": None, "feedback_due": None, "closed_at": None}
         return {}
+
+    def _refusal(self, actor: Principal, case: dict[str, Any], detail: str) -> CaseConflict:
+        return CaseConflict(
+            detail,
+            state=case["state"],
+            version=case["version"],
+            allowed_actions=self.cases.allowed_actions(actor, case),
+        )
 
     async def _reopen(self, case_id: int, now: datetime) -> None:
         """A new round: the agreement in force is superseded and the mediation clock starts again."""
