@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -477,7 +479,9 @@ async def test_the_mediation_clock_runs_out_visibly(api: Api, clock: FakeClock) 
     assert next(i for i in queue if i["id"] == case_id)["mediation"]["clock_overdue"] is True
 
 
-async def test_an_agreement_edited_in_the_database_breaks_the_audit_verification(api: Api) -> None:
+async def test_an_agreement_edited_in_the_database_breaks_the_audit_verification(
+    api: Api, settings: Settings
+) -> None:
     case_id, parties = await started(api)
     agreement = await sign_all(api, case_id, parties)
     assert (await api.as_user("sup", "GET", "/api/audit/verify")).json()["ok"] is True
@@ -491,6 +495,12 @@ async def test_an_agreement_edited_in_the_database_breaks_the_audit_verification
     freeze_seq = next(e["seq"] for e in events if e["action"] == "agreement_freeze")
     assert report["ok"] is False and report["first_broken_seq"] == freeze_seq
     assert "agreement" in report["reason"]
+    env = {**os.environ, "JIESU_DATABASE_URL": settings.database_url, "JIESU_VAR_DIR": str(settings.var_dir)}
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "jiesu.cli", "audit", "verify", env=env, stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await cli.communicate()
+    assert cli.returncode == 1 and f"BROKEN at event {freeze_seq}" in output.decode()
 
 
 async def test_bad_mediation_input_names_the_field(api: Api) -> None:

@@ -1,8 +1,9 @@
 """MediationService: parties, consent, mediators, recusals, sessions, agreements and their follow-up.
 
 Every change runs in one write transaction that first locks the case row (a no-op UPDATE: a row lock on
-PostgreSQL, the IMMEDIATE transaction on SQLite), then writes its rows and exactly one audit event on the
-case. Changes of the case's own state (refer, reopen) go through CaseService in the same transaction.
+PostgreSQL, the IMMEDIATE transaction on SQLite), then writes its rows and one audit event on the case.
+Changes of the case's own state or outcome (refer, reopen_mediation, record_performance) go through
+CaseService in the same transaction, which writes their own event.
 Events and outbox rows carry ids and dates only, never a party's name or phone.
 """
 
@@ -110,12 +111,15 @@ class MediationService:
             raise self._conflict(viewer, f"not possible while the case is in state {case['state']}")
 
     def _conflict(self, viewer: Viewer, detail: str) -> CaseConflict:
-        case = viewer.case
+        return self._refusal(viewer.actor, viewer.case, detail)
+
+    def _refusal(self, actor: Principal, case: dict[str, Any], detail: str) -> CaseConflict:
+        """409 with the case's state, version and the actions the caller may take now."""
         return CaseConflict(
             detail,
             state=case["state"],
             version=case["version"],
-            allowed_actions=self.cases.allowed_actions(viewer.actor, case),
+            allowed_actions=self.cases.allowed_actions(actor, case),
         )
 
     async def _recused_usernames(self, case_id: int) -> set[str]:
@@ -890,14 +894,6 @@ class MediationService:
             await self._reopen(case["id"], now)
             return {"outcome": None, "resolved_at": None, "feedback_due": None, "closed_at": None}
         return {}
-
-    def _refusal(self, actor: Principal, case: dict[str, Any], detail: str) -> CaseConflict:
-        return CaseConflict(
-            detail,
-            state=case["state"],
-            version=case["version"],
-            allowed_actions=self.cases.allowed_actions(actor, case),
-        )
 
     async def _reopen(self, case_id: int, now: datetime) -> None:
         """A new round: the agreement in force is superseded and the mediation clock starts again."""
