@@ -6,53 +6,19 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from io import BytesIO
 from typing import Any
 
-import httpx
-import pytest
-from asgi_lifespan import LifespanManager
 from pypdf import PdfReader
 
-from jiesu.app import create_app
 from jiesu.config import Settings
 from jiesu.mediation.tables import Agreement
 from jiesu.notify.tables import OutboxMessage
-from tests.conftest import Api
+from tests.conftest import Api, MovableClock
 
 ALICE_PHONE = "13812345678"
 BOB_PHONE = "13987654321"
-
-
-@dataclass
-class FakeClock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture
-async def client(settings: Settings, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
-    """The conftest client, on a clock the test moves."""
-    app = create_app(settings, clock=clock)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http,
-    ):
-        http.app = app  # type: ignore[attr-defined]
-        yield http
 
 
 async def call(api: Api, user: str, method: str, case_id: int, path: str, expect: int, /, **body: Any) -> Any:
@@ -129,7 +95,7 @@ def agreement_body(alice: int, bob: int, amount: str = "3000") -> dict[str, Any]
     }
 
 
-async def test_a_full_dispute_from_refusal_to_reopening(api: Api, clock: FakeClock) -> None:
+async def test_a_full_dispute_from_refusal_to_reopening(api: Api, clock: MovableClock) -> None:
     case_id = await dispute_in_mediation(api)
     alice, bob, carol = await add_parties(api, case_id)
 
@@ -185,7 +151,7 @@ async def test_a_full_dispute_from_refusal_to_reopening(api: Api, clock: FakeClo
     # Two sessions: one postponed then held, one held; attendees are notified through the outbox.
     first = await call(
         api, "w2", "POST", case_id, "/sessions", 201,
-        scheduled_at=(clock.now + timedelta(days=2)).isoformat(), place="Community office room 2",
+        scheduled_at=(clock() + timedelta(days=2)).isoformat(), place="Community office room 2",
         attendee_party_ids=[alice, bob, carol], attendee_mediator_ids=[w2["id"]],
     )  # fmt: skip
     reminders = await OutboxMessage.select().where(OutboxMessage.topic == "mediation.session_reminder")
@@ -193,7 +159,7 @@ async def test_a_full_dispute_from_refusal_to_reopening(api: Api, clock: FakeClo
     assert all(ALICE_PHONE not in r["payload"] and "Alice" not in r["payload"] for r in reminders)
     await call(
         api, "w2", "POST", case_id, f"/sessions/{first['id']}/postpone", 200,
-        until=(clock.now + timedelta(days=3)).isoformat(), reason="Bob travels",
+        until=(clock() + timedelta(days=3)).isoformat(), reason="Bob travels",
     )  # fmt: skip
     pending = await OutboxMessage.select().where(
         (OutboxMessage.topic == "mediation.session_reminder") & (OutboxMessage.status == "pending")
@@ -207,7 +173,7 @@ async def test_a_full_dispute_from_refusal_to_reopening(api: Api, clock: FakeClo
     assert held["status"] == "held" and held["attended_party_ids"] == [alice, bob]
     private = await call(
         api, "w2", "POST", case_id, "/sessions", 201,
-        scheduled_at=(clock.now + timedelta(days=1)).isoformat(), place="Flat 301", public=False,
+        scheduled_at=(clock() + timedelta(days=1)).isoformat(), place="Flat 301", public=False,
         attendee_party_ids=[alice],
     )  # fmt: skip
     clock.advance(days=1)
@@ -225,7 +191,7 @@ async def test_a_full_dispute_from_refusal_to_reopening(api: Api, clock: FakeClo
     assert [s["id"] for s in bob_sees] == [first["id"]] and bob_sees[0]["notes"] is None
 
     # The clock is extended once, with every principal party's consent.
-    until = (clock.now + timedelta(days=40)).isoformat()
+    until = (clock() + timedelta(days=40)).isoformat()
     partial = await call(
         api,
         "w2",
@@ -245,7 +211,7 @@ async def test_a_full_dispute_from_refusal_to_reopening(api: Api, clock: FakeClo
     assert extended["clock"]["extension_count"] == 1 and extended["clock"]["may_extend"] is False
     await call(
         api, "w2", "POST", case_id, "/mediation/extend", 409,
-        until=(clock.now + timedelta(days=45)).isoformat(), reason="again", consenting_party_ids=[alice, bob],
+        until=(clock() + timedelta(days=45)).isoformat(), reason="again", consenting_party_ids=[alice, bob],
     )  # fmt: skip
 
     # The agreement: drafted, signed, revised (signatures go stale), signed by all, frozen.
@@ -357,14 +323,14 @@ async def test_who_may_manage_and_read_the_mediation(api: Api) -> None:
     await call(api, "alice", "GET", case_id, "/agreement", 404)  # no agreement yet
 
 
-async def test_withdrawn_consent_stops_the_mediation(api: Api, clock: FakeClock) -> None:
+async def test_withdrawn_consent_stops_the_mediation(api: Api, clock: MovableClock) -> None:
     case_id, (alice, bob, _) = await started(api)
     await call(
         api, "bob", "POST", case_id, f"/parties/{bob}/consent", 200, status="withdrawn", channel="online"
     )
     stopped = await call(
         api, "w1", "POST", case_id, "/sessions", 409,
-        scheduled_at=(clock.now + timedelta(days=1)).isoformat(), place="Office",
+        scheduled_at=(clock() + timedelta(days=1)).isoformat(), place="Office",
         attendee_party_ids=[alice, bob],
     )  # fmt: skip
     assert f"respondent #{bob} has withdrawn" in stopped["detail"]
@@ -436,7 +402,7 @@ async def test_non_performance_can_refer_the_case(api: Api) -> None:
     assert case["state"] == "resolution" and case["outcome"] == "failed_referred"
 
 
-async def test_performed_agreement_and_judicial_confirmation(api: Api, clock: FakeClock) -> None:
+async def test_performed_agreement_and_judicial_confirmation(api: Api, clock: MovableClock) -> None:
     case_id, parties = await started(api)
     await sign_all(api, case_id, parties)
     clock.advance(days=5)
@@ -470,7 +436,7 @@ async def test_performed_agreement_and_judicial_confirmation(api: Api, clock: Fa
     assert again.status_code == 409
 
 
-async def test_the_mediation_clock_runs_out_visibly(api: Api, clock: FakeClock) -> None:
+async def test_the_mediation_clock_runs_out_visibly(api: Api, clock: MovableClock) -> None:
     case_id, _ = await started(api)
     clock.advance(days=31)
     summary = await call(api, "w1", "GET", case_id, "/mediation", 200)
