@@ -322,6 +322,15 @@ async def test_who_may_manage_and_read_the_mediation(api: Api) -> None:
     await call(api, "bob", "POST", case_id, "/agreement/signatures", 403, party_id=bob, method="signature")
     await call(api, "alice", "GET", case_id, "/agreement", 404)  # no agreement yet
 
+    chosen = {"kind": "mediator", "username": "streetw", "appointed_by": "parties"}
+    await call(api, "w1", "POST", case_id, "/mediators", 400, **chosen)  # chosen by whom?
+    picked = await call(
+        api, "w1", "POST", case_id, "/mediators", 201, **chosen, consenting_party_ids=[alice, bob]
+    )
+    assert picked["appointed_by"] == "parties" and picked["name"] == "Streetw"
+    panel = await call(api, "alice", "GET", case_id, "/mediators", 200)
+    assert [m["username"] for m in panel] == ["streetw"]
+
 
 async def test_withdrawn_consent_stops_the_mediation(api: Api, clock: MovableClock) -> None:
     case_id, (alice, bob, _) = await started(api)

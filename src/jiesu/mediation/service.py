@@ -969,9 +969,6 @@ class MediationService:
             .where(PerformanceCheck.agreement_id == agreement["id"])
             .order_by(PerformanceCheck.id)
         )
-        countdown = None
-        if agreement["frozen_at"] is not None and agreement["confirmation_applied_at"] is None:
-            countdown = self._countdown(agreement["frozen_at"] + self.clocks.judicial_confirmation, now)
         return s.AgreementOut(
             **{k: agreement[k] for k in s.AgreementOut.model_fields if k in agreement},
             signatures=[
@@ -984,10 +981,16 @@ class MediationService:
                 for sig in signatures
             ],
             unsigned_party_ids=[p["id"] for p in agreement["content"]["parties"] if p["id"] not in current],
-            judicial_confirmation=countdown,
+            judicial_confirmation=self._confirmation(agreement, now),
             checks=[s.CheckOut(**check) for check in checks],
             next_check_on=self._next_check(agreement, checks),
         )
+
+    def _confirmation(self, agreement: dict[str, Any], now: datetime) -> s.Countdown | None:
+        """The window to apply for judicial confirmation, from signing until applied for."""
+        if agreement["frozen_at"] is None or agreement["confirmation_applied_at"] is not None:
+            return None
+        return self._countdown(agreement["frozen_at"] + self.clocks.judicial_confirmation, now)
 
     @staticmethod
     def _next_check(agreement: dict[str, Any], checks: list[dict[str, Any]]) -> date | None:
@@ -1054,7 +1057,8 @@ class MediationService:
                 may_extend=mediation["extension_count"] == 0,
             )
         blocking = self.blocking(parties)
-        brief = self.brief(viewer.case, mediation, sessions, agreement_out, recused, now)
+        checks = [check.model_dump() for check in agreement_out.checks] if agreement_out else []
+        brief = self.brief(viewer.case, mediation, sessions, agreement, checks, recused, now)
         return s.MediationSummary(
             case_id=case_id,
             case_state=viewer.case["state"],
@@ -1071,28 +1075,29 @@ class MediationService:
             brief=brief,
         )
 
-    @staticmethod
     def brief(
+        self,
         case: dict[str, Any],
         mediation: dict[str, Any] | None,
         sessions: list[dict[str, Any]],
-        agreement: s.AgreementOut | None,
+        agreement: dict[str, Any] | None,
+        checks: list[dict[str, Any]],
         recused: set[str],
         now: datetime,
     ) -> s.MediationBrief:
         upcoming = [
             row["scheduled_at"] for row in sessions if row["status"] != "held" and row["scheduled_at"] >= now
         ]
-        countdown = agreement.judicial_confirmation if agreement else None
+        countdown = self._confirmation(agreement, now) if agreement else None
         return s.MediationBrief(
             status=mediation["status"] if mediation else "not_started",
             clock_due=mediation["clock_due"] if mediation else None,
             clock_overdue=bool(mediation and mediation["clock_due"] < now and case["state"] == "mediation"),
             next_session_at=min(upcoming) if upcoming else None,
-            agreement_status=agreement.status if agreement else None,
+            agreement_status=agreement["status"] if agreement else None,
             confirmation_due=countdown.due if countdown else None,
             confirmation_days_left=countdown.days_left if countdown else None,
-            next_check_on=agreement.next_check_on if agreement else None,
+            next_check_on=self._next_check(agreement, checks) if agreement else None,
             needs_reassignment=case["assignee"] is not None and case["assignee"] in recused,
         )
 
@@ -1111,6 +1116,12 @@ class MediationService:
             MediationSession.case_id.is_in(ids) & (MediationSession.status != "held")
         ):
             sessions.setdefault(row["case_id"], []).append(row)
+        checks: dict[int, list[dict[str, Any]]] = {}
+        agreement_ids = [a["id"] for a in agreements.values()]
+        for row in await PerformanceCheck.select().where(
+            PerformanceCheck.agreement_id.is_in(agreement_ids or [0])
+        ):
+            checks.setdefault(row["agreement_id"], []).append(row)
         recused: dict[int, set[str]] = {}
         for row in await Recusal.select(Recusal.case_id, Recusal.username).where(Recusal.case_id.is_in(ids)):
             recused.setdefault(row["case_id"], set()).add(row["username"])
@@ -1120,12 +1131,12 @@ class MediationService:
             if case_id not in mediations and case_id not in agreements and case_id not in recused:
                 continue
             agreement = agreements.get(case_id)
-            out = await self.agreement_out(agreement, now) if agreement else None
             result[case_id] = self.brief(
                 case,
                 mediations.get(case_id),
                 sessions.get(case_id, []),
-                out,
+                agreement,
+                checks.get(agreement["id"], []) if agreement else [],
                 recused.get(case_id, set()),
                 now,
             )
