@@ -25,6 +25,9 @@ from jiesu.cases.service import CaseService
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import EXCEPTION_HANDLERS
+from jiesu.mediation.api import FollowUpController, MediationController
+from jiesu.mediation.config import load_clocks
+from jiesu.mediation.service import MediationService
 from jiesu.routing.catalogue import load_catalogue
 from jiesu.web import template_config, web_routes
 from jiesu.workflow import load_workflow
@@ -46,6 +49,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
     accounts = AccountService(Passwords(settings.password_hash_profile), clock)
     cases = CaseService(workflow, catalogue, settings.secret_key, clock)
+    mediation = MediationService(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
+    cases.effect_hooks.append(mediation.case_effects)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -71,6 +76,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             QueueController,
             TrackController,
             AuditController,
+            MediationController,
+            FollowUpController,
             *web_routes(settings),
         ],
         lifespan=[lifespan],
@@ -86,6 +93,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "jwt_auth": jwt_auth,
                 "accounts": accounts,
                 "cases": cases,
+                "mediation": mediation,
             }
         ),
         debug=False,

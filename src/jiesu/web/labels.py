@@ -42,6 +42,9 @@ ACTIONS = {
     "merge": N_("Merge into another case"),
     "withdraw": N_("Withdraw my case"),
     "add_info": N_("Add information"),
+    "refer": N_("Refer to court, arbitration or an authority"),
+    "reopen_mediation": N_("Reopen mediation"),
+    "record_performance": N_("Record that the agreement was carried out"),
 }
 
 FIELDS = {
@@ -59,6 +62,9 @@ FIELDS = {
     "satisfaction": N_("How satisfied are you? (1 = not at all, 5 = very)"),
     "comment": N_("Comment"),
     "into": N_("Number of the case to merge into"),
+    "referred_to": N_("Referred to"),
+    "to": N_("Refer to"),
+    "remedies": N_("Remedies"),
 }
 
 CHOICES = {
@@ -70,6 +76,13 @@ CHOICES = {
     "withdrawn": N_("Withdrawn"),
     "rejected": N_("Rejected"),
     "merged": N_("Merged"),
+    "agreement_performed": N_("Agreement carried out"),
+    "agreement_pending": N_("Agreement reached, being carried out"),
+    "partly_resolved": N_("Partly resolved"),
+    "failed_referred": N_("Mediation failed, referred on"),
+    "court": N_("Court"),
+    "arbitration": N_("Arbitration"),
+    "administrative": N_("An administrative authority"),
 }
 
 # The timeline: one plain sentence per event.
@@ -92,6 +105,9 @@ EVENTS = {
     "merge": N_("Merged into another case."),
     "withdraw": N_("Withdrawn."),
     "add_info": N_("More information was added."),
+    "refer": N_("Referred on for a decision."),
+    "reopen_mediation": N_("Mediation was reopened."),
+    "record_performance": N_("The agreement was checked and carried out."),
 }
 
 LEVELS = {
