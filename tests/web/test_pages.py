@@ -289,6 +289,18 @@ async def test_a_photo_of_the_wrong_type_or_size_is_refused_beside_the_field(
 
 
 @SQLITE_ONLY
+async def test_a_form_far_over_the_limit_is_refused_with_a_page(api: Api) -> None:
+    await web_login(api.client, None)
+    photo = b"\xff\xd8\xff" + b"\x00" * (7 * 1024 * 1024)
+    response = await post_form(
+        api.client, "/web/file", "/web/file", FILING, files={"photo": ("p.jpg", photo, "image/jpeg")}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("text/html")
+    assert "The photo is larger than 5 MB." in response.text
+
+
+@SQLITE_ONLY
 async def test_a_missing_field_is_named_and_the_input_kept(api: Api) -> None:
     await web_login(api.client, None)
     response = await post_form(api.client, "/web/file", "/web/file", {**FILING, "address": ""})

@@ -15,11 +15,12 @@ from litestar import Request, Response, Router, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import ResponseHeader
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_404_NOT_FOUND
+from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_404_NOT_FOUND, HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from jiesu.config import Settings
 from jiesu.web.controllers import PAGE_CONTROLLERS
@@ -29,6 +30,8 @@ from jiesu.web.session import LoginRequired, session_middleware
 __all__ = ["template_config", "web_routes"]
 
 CSRF_COOKIE = "jiesu_csrf"
+# A 5 MB photo and the form's fields; larger bodies are refused before they are read.
+MAX_FORM_BYTES = 6 * 1024 * 1024
 SECURITY_HEADERS = [
     ResponseHeader(
         name="Content-Security-Policy",
@@ -52,6 +55,10 @@ def _not_found(request: Request[Any, Any, Any], _: NotFoundException) -> Respons
 def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
     csrf = "CSRF" in str(exc.detail)
     return render(request, "error.html", HTTP_403_FORBIDDEN, code=403, csrf=csrf)
+
+
+def _too_large(request: Request[Any, Any, Any], _: RequestEntityTooLarge) -> Response[Any]:
+    return render(request, "error.html", HTTP_413_REQUEST_ENTITY_TOO_LARGE, code=413)
 
 
 @get("/", include_in_schema=False, opt={"allow_anonymous": True})
@@ -81,7 +88,9 @@ def web_routes(settings: Settings) -> list[Any]:
             LoginRequired: _to_login,
             NotFoundException: _not_found,
             PermissionDeniedException: _forbidden,
+            RequestEntityTooLarge: _too_large,
         },
+        request_max_body_size=MAX_FORM_BYTES,
         response_headers=SECURITY_HEADERS,
         opt={"allow_anonymous": True},
         include_in_schema=False,
