@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -381,3 +382,46 @@ async def test_the_dispatcher_picks_a_worker_of_the_cases_branch(api: Api) -> No
     )
     assert sent.status_code == 303
     assert (await api.case("disp", case["id"]))["assignee"] == "w2"
+
+
+class _Controls(HTMLParser):
+    """Form controls and the labels of a page: every control needs a label (for= or around it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.label_for: set[str] = set()
+        self.unlabelled: list[str] = []
+        self.in_label = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "label":
+            self.in_label += 1
+            if attributes.get("for"):
+                self.label_for.add(str(attributes["for"]))
+        elif tag in ("input", "select", "textarea"):
+            if attributes.get("type") in ("hidden", "submit"):
+                return
+            if not self.in_label:
+                self.unlabelled.append(str(attributes.get("id") or attributes.get("name")))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.in_label -= 1
+
+
+@SQLITE_ONLY
+async def test_every_form_field_has_a_label(api: Api) -> None:
+    case = await api.file("alice")
+    await api.act("w1", case["id"], "claim")
+    pages = [(None, "/web/file"), (None, "/web/login"), (None, "/web/track")]
+    pages += [("w1", f"/web/cases/{case['id']}"), ("alice", f"/web/cases/{case['id']}")]
+    pages += [("disp", f"/web/cases/{case['id']}"), ("sup", "/web/dashboard")]
+    for user, path in pages:
+        await web_login(api.client, user)
+        html = (await api.client.get(path)).text
+        parser = _Controls()
+        parser.feed(html)
+        missing = [name for name in parser.unlabelled if name not in parser.label_for]
+        assert missing == [], (user, path, missing)
+        assert "<form" in html, path
