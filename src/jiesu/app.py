@@ -25,6 +25,9 @@ from jiesu.cases.service import CaseService
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import EXCEPTION_HANDLERS
+from jiesu.reports.api import ReportController
+from jiesu.reports.config import load_report_settings
+from jiesu.reports.service import ReportService
 from jiesu.routing.catalogue import load_catalogue
 from jiesu.workflow import load_workflow
 
@@ -45,6 +48,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
     accounts = AccountService(Passwords(settings.password_hash_profile), clock)
     cases = CaseService(workflow, catalogue, settings.secret_key, clock)
+    reports = ReportService(load_report_settings(settings.workflows_dir / "reports.yaml"), cases)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -70,6 +74,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             QueueController,
             TrackController,
             AuditController,
+            ReportController,
         ],
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "jwt_auth": jwt_auth,
                 "accounts": accounts,
                 "cases": cases,
+                "reports": reports,
             }
         ),
         debug=False,
