@@ -31,6 +31,16 @@ class ExclusionCreate(BaseModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=2000)]
 
 
+def parse_time(field: str, value: str | None) -> datetime | None:
+    """ISO-8601; a time without an offset is UTC."""
+    if value is None or value == "":
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise field_error(field, "not an ISO-8601 date or time, e.g. 2026-03-01T00:00:00Z") from exc
+
+
 def provide_reports(state: State) -> ReportService:
     return state.reports
 
@@ -52,7 +62,7 @@ def answer(
     )
 
 
-FormatParam = Annotated[Format | None, Parameter(query="format", required=False)]
+FormatParam = Annotated[Format | None, Parameter(required=False)]
 JurisdictionParam = Annotated[str | None, Parameter(max_length=32, required=False)]
 
 
@@ -67,14 +77,14 @@ class ReportController(Controller):
         self,
         request: Request[Principal, Any, Any],
         reports: ReportService,
-        start: Annotated[datetime | None, Parameter(query="from", required=False)] = None,
-        end: Annotated[datetime | None, Parameter(query="to", required=False)] = None,
+        start: Annotated[str | None, Parameter(query="from", required=False, max_length=64)] = None,
+        end: Annotated[str | None, Parameter(query="to", required=False, max_length=64)] = None,
         jurisdiction: JurisdictionParam = None,
         category: Annotated[str | None, Parameter(max_length=64, required=False)] = None,
         group_by: GroupBy | None = None,
-        fmt: FormatParam = None,
+        format: FormatParam = None,
     ) -> Response[Any]:
-        start, end = reports.default_window(start, end)
+        start, end = reports.default_window(parse_time("from", start), parse_time("to", end))
         if start >= end:
             raise field_error("to", "must be later than from")
         if category and request.app.state.catalogue.get(category) is None:
@@ -83,7 +93,7 @@ class ReportController(Controller):
         body = await reports.rates(scope, start, end, category, group_by)
         return answer(
             request,
-            fmt,
+            format,
             "rates",
             body,
             lambda: [("rates", [body["total"], *body["groups"]]), ("exclusions", body["exclusions"])],
@@ -96,12 +106,12 @@ class ReportController(Controller):
         reports: ReportService,
         jurisdiction: JurisdictionParam = None,
         within_hours: Annotated[float | None, Parameter(gt=0, le=24 * 30, required=False)] = None,
-        fmt: FormatParam = None,
+        format: FormatParam = None,
     ) -> Response[Any]:
         scope = await resolve_scope(request.user, jurisdiction)
         within = timedelta(hours=within_hours) if within_hours else None
         body = await reports.overdue(scope, within)
-        return answer(request, fmt, "overdue", body, lambda: overdue_sections(body))
+        return answer(request, format, "overdue", body, lambda: overdue_sections(body))
 
     @get("/hotspots", summary="Rising jurisdiction x category clusters and repeated addresses")
     async def hotspots(
@@ -111,13 +121,13 @@ class ReportController(Controller):
         jurisdiction: JurisdictionParam = None,
         window_days: Annotated[int | None, Parameter(ge=1, le=366, required=False)] = None,
         top: Annotated[int | None, Parameter(ge=1, le=500, required=False)] = None,
-        fmt: FormatParam = None,
+        format: FormatParam = None,
     ) -> Response[Any]:
         scope = await resolve_scope(request.user, jurisdiction)
         body = await reports.hotspots(scope, window_days, top)
         return answer(
             request,
-            fmt,
+            format,
             "hotspots",
             body,
             lambda: [
@@ -133,10 +143,10 @@ class ReportController(Controller):
         request: Request[Principal, Any, Any],
         reports: ReportService,
         case_id: int,
-        fmt: FormatParam = None,
+        format: FormatParam = None,
     ) -> Response[Any]:
         body = await reports.timeline(request.user, case_id)
-        return answer(request, fmt, f"timeline-{case_id}", body, lambda: timeline_sections(body))
+        return answer(request, format, f"timeline-{case_id}", body, lambda: timeline_sections(body))
 
     @get("/exclusions", summary="Every exclusion in the caller's scope")
     async def list_exclusions(
@@ -144,11 +154,11 @@ class ReportController(Controller):
         request: Request[Principal, Any, Any],
         reports: ReportService,
         jurisdiction: JurisdictionParam = None,
-        fmt: FormatParam = None,
+        format: FormatParam = None,
     ) -> Response[Any]:
         scope = await resolve_scope(request.user, jurisdiction)
         rows = await reports.exclusions(scope)
-        return answer(request, fmt, "exclusions", rows, lambda: [("exclusions", rows)])
+        return answer(request, format, "exclusions", rows, lambda: [("exclusions", rows)])
 
     @post(
         "/exclusions",
