@@ -27,8 +27,9 @@ SELECT grp,
   SUM(CASE WHEN satisfaction IS NOT NULL AND filer_resolved THEN 1 ELSE 0 END) AS filer_resolved,
   SUM(CASE WHEN satisfaction >= 4 THEN 1 ELSE 0 END) AS satisfied,
   SUM(CASE WHEN reopen_count > 0 THEN 1 ELSE 0 END) AS reopened,
-  SUM(returned) AS returned{percentiles}
-FROM base GROUP BY grp
+  SUM(returned) AS returned,
+  {percentiles}
+FROM {source} GROUP BY {grouping}
 """
 
 BASE = """
@@ -42,22 +43,31 @@ WITH base AS (
 )
 """
 
-PG_PERCENTILES = """,
+PG_PERCENTILES = """
   percentile_disc(0.5) WITHIN GROUP (ORDER BY t_contact) AS contact_p50,
   percentile_disc(0.9) WITHIN GROUP (ORDER BY t_contact) AS contact_p90,
   percentile_disc(0.5) WITHIN GROUP (ORDER BY t_resolution) AS resolution_p50,
   percentile_disc(0.9) WITHIN GROUP (ORDER BY t_resolution) AS resolution_p90"""
 
-# SQLite has no percentile aggregate: the same nearest-rank percentile from a window rank.
-SQLITE_PERCENTILE = """
+# SQLite has no percentile aggregate: the same nearest-rank percentile (the smallest value whose rank
+# reaches p of the non-null values) from window ranks, in the same single pass.
+SQLITE_RANKED = """
 , ranked AS (
-  SELECT grp, {column} AS t, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY {column}) AS rn,
-    COUNT(*) OVER (PARTITION BY grp) AS n
-  FROM base WHERE {column} IS NOT NULL
+  SELECT base.*,
+    ROW_NUMBER() OVER (PARTITION BY grp, t_contact IS NULL ORDER BY t_contact) AS rn_c,
+    COUNT(*) OVER (PARTITION BY grp, t_contact IS NULL) AS n_c,
+    ROW_NUMBER() OVER (PARTITION BY grp, t_resolution IS NULL ORDER BY t_resolution) AS rn_r,
+    COUNT(*) OVER (PARTITION BY grp, t_resolution IS NULL) AS n_r
+  FROM base
 )
-SELECT grp, MIN(CASE WHEN rn * 2 >= n THEN t END) AS p50, MIN(CASE WHEN rn * 10 >= n * 9 THEN t END) AS p90
-FROM ranked GROUP BY grp
 """
+
+SQLITE_PERCENTILES = """
+  MIN(CASE WHEN t_contact IS NOT NULL AND rn_c * 2 >= n_c THEN t_contact END) AS contact_p50,
+  MIN(CASE WHEN t_contact IS NOT NULL AND rn_c * 10 >= n_c * 9 THEN t_contact END) AS contact_p90,
+  MIN(CASE WHEN t_resolution IS NOT NULL AND rn_r * 2 >= n_r THEN t_resolution END) AS resolution_p50,
+  MIN(CASE WHEN t_resolution IS NOT NULL AND rn_r * 10 >= n_r * 9 THEN t_resolution END)
+    AS resolution_p90"""
 
 GROUP_KEYS = {
     "jurisdiction": lambda: "c.jurisdiction_code",
@@ -137,35 +147,54 @@ COUNT_COLUMNS = (
 )
 
 
-async def grouped_counts(where: Where, key: str, now: datetime) -> list[dict[str, Any]]:
-    base = BASE.format(
+def _base(where: Where, key: str) -> str:
+    return BASE.format(
         key=key,
         contact=seconds_between("c.responded_at", "c.received_at"),
         resolution=seconds_between("c.resolved_at", "c.received_at"),
         where=where.sql,
     )
-    sqlite = is_sqlite()
-    sql = base + COUNTS.format("{}", "{}", percentiles="" if sqlite else PG_PERCENTILES)
-    rows = await fetch(sql, *where.args, now, now)
-    if not sqlite:
-        return rows
-    by_group = {row["grp"]: dict(row) for row in rows}
-    for column, prefix in (("t_contact", "contact"), ("t_resolution", "resolution")):
-        for found in await fetch(base + SQLITE_PERCENTILE.format(column=column), *where.args):
-            by_group[found["grp"]][f"{prefix}_p50"] = found["p50"]
-            by_group[found["grp"]][f"{prefix}_p90"] = found["p90"]
-    return list(by_group.values())
+
+
+async def counts_and_total(
+    where: Where, key: str | None, now: datetime
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The total row and the rows per group: counts and percentiles in one pass per statement.
+
+    PostgreSQL computes groups and total in one scan (GROUPING SETS) and groups in byte order
+    (COLLATE "C": the groups are sorted again for the answer anyway); SQLite runs one statement each.
+    """
+    if not is_sqlite():
+        grouped = key is not None
+        base = _base(where, f'({key}) COLLATE "C"' if grouped else "'all'")
+        sql = base + COUNTS.format(
+            "{}",
+            "{}",
+            percentiles=PG_PERCENTILES + (", GROUPING(grp) AS is_total" if grouped else ", 1 AS is_total"),
+            source="base",
+            grouping="GROUPING SETS ((grp), ())" if grouped else "grp",
+        )
+        rows = await fetch(sql, *where.args, now, now)
+        total = next((row for row in rows if row["is_total"]), None)
+        return total, [row for row in rows if not row["is_total"]]
+    results = []
+    for group_key in ("'all'", key):
+        if group_key is None:
+            results.append([])
+            continue
+        sql = _base(where, group_key) + SQLITE_RANKED
+        sql += COUNTS.format("{}", "{}", percentiles=SQLITE_PERCENTILES, source="ranked", grouping="grp")
+        results.append(await fetch(sql, *where.args, now, now))
+    return (results[0][0] if results[0] else None), results[1]
 
 
 async def rates_report(query: RatesQuery, weights: CompositeWeights, now: datetime) -> dict[str, Any]:
     counted = query.where().plus(NOT_EXCLUDED)
-    total_rows = await grouped_counts(counted, "'all'", now)
+    key = GROUP_KEYS[query.group_by]() if query.group_by else None
+    total_row, rows = await counts_and_total(counted, key, now)
     empty = {"grp": "all", **dict.fromkeys(COUNT_COLUMNS, 0)}
-    total = figures(total_rows[0] if total_rows else empty, weights)
-    groups: list[dict[str, Any]] = []
-    if query.group_by:
-        rows = await grouped_counts(counted, GROUP_KEYS[query.group_by](), now)
-        groups = sorted(
-            (figures(row, weights) for row in rows), key=lambda g: (g["group"] is None, str(g["group"]))
-        )
+    total = figures({**(total_row or empty), "grp": "all"}, weights)
+    groups = sorted(
+        (figures(row, weights) for row in rows), key=lambda g: (g["group"] is None, str(g["group"]))
+    )
     return {"total": total, "groups": groups}
