@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from jiesu.db import is_sqlite
+from jiesu.db import current_engine, is_sqlite
 from jiesu.reports.config import RATES, CompositeWeights
 from jiesu.reports.sql import NOT_EXCLUDED, Scope, Where, fetch, seconds_between, utc, utc_day
 
@@ -50,24 +50,37 @@ PG_PERCENTILES = """
   percentile_disc(0.9) WITHIN GROUP (ORDER BY t_resolution) AS resolution_p90"""
 
 # SQLite has no percentile aggregate: the same nearest-rank percentile (the smallest value whose rank
-# reaches p of the non-null values) from window ranks, in the same single pass.
-SQLITE_RANKED = """
-, ranked AS (
-  SELECT base.*,
-    ROW_NUMBER() OVER (PARTITION BY grp, t_contact IS NULL ORDER BY t_contact) AS rn_c,
-    COUNT(*) OVER (PARTITION BY grp, t_contact IS NULL) AS n_c,
-    ROW_NUMBER() OVER (PARTITION BY grp, t_resolution IS NULL ORDER BY t_resolution) AS rn_r,
-    COUNT(*) OVER (PARTITION BY grp, t_resolution IS NULL) AS n_r
-  FROM base
-)
+# reaches p of the values) from window ranks over the narrow (group, duration) rows of each clock.
+SQLITE_PERCENTILE_CTE = """
+, {name} AS (
+  SELECT grp, MIN(CASE WHEN rn * 2 >= n THEN t END) AS p50, MIN(CASE WHEN rn * 10 >= n * 9 THEN t END) AS p90
+  FROM (
+    SELECT grp, {column} AS t, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY {column}) AS rn,
+      COUNT(*) OVER (PARTITION BY grp) AS n
+    FROM base WHERE {column} IS NOT NULL
+  ) ranked GROUP BY grp
+)"""
+
+SQLITE_JOIN = """
+SELECT counts.*, pc.p50 AS contact_p50, pc.p90 AS contact_p90,
+  pr.p50 AS resolution_p50, pr.p90 AS resolution_p90
+FROM counts LEFT JOIN pc ON pc.grp IS counts.grp LEFT JOIN pr ON pr.grp IS counts.grp
 """
 
-SQLITE_PERCENTILES = """
-  MIN(CASE WHEN t_contact IS NOT NULL AND rn_c * 2 >= n_c THEN t_contact END) AS contact_p50,
-  MIN(CASE WHEN t_contact IS NOT NULL AND rn_c * 10 >= n_c * 9 THEN t_contact END) AS contact_p90,
-  MIN(CASE WHEN t_resolution IS NOT NULL AND rn_r * 2 >= n_r THEN t_resolution END) AS resolution_p50,
-  MIN(CASE WHEN t_resolution IS NOT NULL AND rn_r * 10 >= n_r * 9 THEN t_resolution END)
-    AS resolution_p90"""
+
+def sqlite_statement(where: Where, key: str) -> str:
+    return (
+        _base(where, key)
+        + SQLITE_PERCENTILE_CTE.format(name="pc", column="t_contact")
+        + SQLITE_PERCENTILE_CTE.format(name="pr", column="t_resolution")
+        + ", counts AS ("
+        + COUNTS.format("{}", "{}", percentiles="0 AS unused", source="base", grouping="grp")
+        + ")"
+        + SQLITE_JOIN
+    )
+
+
+PG_WORK_MEM = "64MB"
 
 GROUP_KEYS = {
     "jurisdiction": lambda: "c.jurisdiction_code",
@@ -174,7 +187,10 @@ async def counts_and_total(
             source="base",
             grouping="GROUPING SETS ((grp), ())" if grouped else "grp",
         )
-        rows = await fetch(sql, *where.args, now, now)
+        async with current_engine().transaction():
+            # the per-group sorts of the percentiles stay in memory instead of spilling to disk
+            await fetch(f"SET LOCAL work_mem = '{PG_WORK_MEM}'")
+            rows = await fetch(sql, *where.args, now, now)
         total = next((row for row in rows if row["is_total"]), None)
         return total, [row for row in rows if not row["is_total"]]
     results = []
@@ -182,8 +198,7 @@ async def counts_and_total(
         if group_key is None:
             results.append([])
             continue
-        sql = _base(where, group_key) + SQLITE_RANKED
-        sql += COUNTS.format("{}", "{}", percentiles=SQLITE_PERCENTILES, source="ranked", grouping="grp")
+        sql = sqlite_statement(where, group_key)
         results.append(await fetch(sql, *where.args, now, now))
     return (results[0][0] if results[0] else None), results[1]
 

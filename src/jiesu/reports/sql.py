@@ -52,7 +52,7 @@ def as_datetime(value: Any) -> datetime | None:
 def seconds_between(later: str, earlier: str) -> str:
     if is_sqlite():
         return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
-    return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+    return f"date_part('epoch', {later} - {earlier})"  # float8: sorts far faster than numeric
 
 
 def utc_day(column: str) -> str:
