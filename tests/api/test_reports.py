@@ -187,7 +187,12 @@ async def test_rates_group_by_worker_category_and_day(api: Api, clock: FakeClock
     assert (only["received"], only["satisfaction_rate"]) == (1, 0.0)
 
 
-async def test_rates_with_no_case_are_empty_not_errors(api: Api) -> None:
+async def test_reports_with_no_case_are_empty_not_errors(api: Api) -> None:
+    overdue = await ok(await api.as_user("sup", "GET", "/api/reports/overdue"))
+    assert (overdue["overdue"], overdue["due_soon"], overdue["cases"]) == (0, 0, [])
+    assert all(entries == [] for entries in overdue["by_level"].values())
+    hotspots = await ok(await api.as_user("sup", "GET", "/api/reports/hotspots"))
+    assert hotspots["rising"] == [] and hotspots["repeated_addresses"] == []
     body = await ok(await api.as_user("sup", "GET", "/api/reports/rates", params={"group_by": "worker"}))
     assert body["groups"] == [] and body["exclusions"] == []
     assert body["total"]["received"] == 0

@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_409_CONFLICT
 
 from jiesu.accounts.security import Principal
 from jiesu.audit.chain import append_event
-from jiesu.cases.service import CaseService
+from jiesu.cases.service import CaseService, _is_unique_violation
 from jiesu.db import write_transaction
 from jiesu.reports.sql import Where, as_datetime, fetch
 from jiesu.reports.tables import Exclusion
@@ -27,15 +27,28 @@ ORDER BY x.excluded_at, x.case_id
 """
 
 
+def already_excluded(case_id: int) -> HTTPException:
+    return HTTPException(status_code=HTTP_409_CONFLICT, detail=f"case_id: {case_id} is excluded already")
+
+
 async def exclude_case(
+    cases: CaseService, actor: Principal, case_id: int, reason: str, now: datetime
+) -> dict[str, Any]:
+    try:
+        return await _exclude(cases, actor, case_id, reason, now)
+    except Exception as exc:
+        if _is_unique_violation(exc):  # a concurrent exclusion of the same case won the race
+            raise already_excluded(case_id) from exc
+        raise
+
+
+async def _exclude(
     cases: CaseService, actor: Principal, case_id: int, reason: str, now: datetime
 ) -> dict[str, Any]:
     async with write_transaction():
         case = await cases.get_visible(actor, case_id)
         if await Exclusion.exists().where(Exclusion.case_id == case_id):
-            raise HTTPException(
-                status_code=HTTP_409_CONFLICT, detail=f"case_id: {case_id} is excluded already"
-            )
+            raise already_excluded(case_id)
         await Exclusion.insert(
             Exclusion(case_id=case_id, reason=reason, excluded_by=actor.username, excluded_at=now)
         )

@@ -66,8 +66,13 @@ async def _by_level(groups: list[dict[str, Any]]) -> dict[str, list[dict[str, An
             counts = totals.setdefault(code, {"overdue": 0, "due_soon": 0})
             counts["overdue"] += int(group["overdue"])
             counts["due_soon"] += int(group["due_soon"])
-    known = await Jurisdiction.select(Jurisdiction.code, Jurisdiction.name, Jurisdiction.level).where(
-        Jurisdiction.code.is_in([code for code in totals if code] or ["\x00"])
+    codes = [code for code in totals if code]
+    known = (
+        await Jurisdiction.select(Jurisdiction.code, Jurisdiction.name, Jurisdiction.level).where(
+            Jurisdiction.code.is_in(codes)
+        )
+        if codes
+        else []
     )
     by_level: dict[str, list[dict[str, Any]]] = {level: [] for level in LEVELS}
     for row in known:
