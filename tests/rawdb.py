@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, closing
 from typing import Any
 
 import asyncpg
 
-from jiesu.db import is_postgres_url, sqlite_path
+from jiesu.db import current_engine, is_postgres_url, sqlite_path
 
 SQLITE_TRIGGERS = [
     "jiesu_case_event_no_update",
@@ -41,3 +42,21 @@ async def execute(url: str, *statements: str, bypass_triggers: bool = False) -> 
         for statement in statements:
             rows = connection.execute(statement).fetchall()
         return rows
+
+
+@asynccontextmanager
+async def append_only_bypassed() -> AsyncIterator[None]:
+    """Inside the block, the app's own engine may UPDATE and DELETE events (to simulate tampering).
+
+    SQLite: the triggers are dropped for good (the test database is thrown away); PostgreSQL: the
+    block runs in one transaction with triggers disabled (session_replication_role = replica).
+    """
+    engine = current_engine()
+    if engine.engine_type == "sqlite":
+        for name in SQLITE_TRIGGERS:
+            await engine.run_ddl(f"DROP TRIGGER IF EXISTS {name}")
+        yield
+        return
+    async with engine.transaction():
+        await engine.run_ddl("SET LOCAL session_replication_role = replica")
+        yield

@@ -10,7 +10,11 @@ import contextlib
 import io
 import os
 import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from piccolo.engine.base import Engine
@@ -75,16 +79,49 @@ def is_sqlite() -> bool:
     return current_engine().engine_type == "sqlite"
 
 
-def write_transaction():  # type: ignore[no-untyped-def]
-    """One transaction per business operation.
+_scratch: ContextVar[dict[str, Any] | None] = ContextVar("jiesu_transaction_scratch", default=None)
 
-    On SQLite it begins IMMEDIATE, so a transaction that reads then writes waits for the busy timeout
-    instead of failing with "database is locked" when it upgrades its lock.
+
+def transaction_scratch() -> dict[str, Any]:
+    """Per-transaction storage; the ``"before_commit"`` list holds hooks run just before COMMIT."""
+    scratch = _scratch.get()
+    if scratch is None:
+        raise RuntimeError("this must run inside jiesu.db.write_transaction()")
+    return scratch
+
+
+def before_commit(hook: Callable[[], Awaitable[None]]) -> None:
+    hooks = transaction_scratch().setdefault("before_commit", [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[None]:
+    """One transaction per business operation; an inner call joins the outer transaction.
+
+    On SQLite it begins IMMEDIATE, so a transaction that reads then writes waits for the busy
+    timeout instead of failing with "database is locked" when it upgrades its lock. Hooks registered
+    with ``before_commit`` run last, inside the transaction: the audit chain appends there, so the
+    chain head stays locked only for the final statements.
     """
+    if _scratch.get() is not None:
+        yield
+        return
     engine = current_engine()
     if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
+        transaction = engine.transaction(transaction_type=TransactionType.immediate)
+    else:
+        transaction = engine.transaction()
+    scratch: dict[str, Any] = {}
+    token = _scratch.set(scratch)
+    try:
+        async with transaction:
+            yield
+            for hook in scratch.get("before_commit", []):
+                await hook()
+    finally:
+        _scratch.reset(token)
 
 
 def prepare_sqlite_file(path: Path) -> None:

@@ -3,14 +3,13 @@ the first broken link of an edited, deleted, reordered or truncated history."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import asyncio
+import sys
 from typing import Any
 
-import anyio
 import pytest
 
 from jiesu import db
-from jiesu.cli import main
 from jiesu.config import Settings
 from tests import rawdb
 from tests.conftest import Api
@@ -118,33 +117,25 @@ async def test_checkpoint_catches_a_rewritten_history(api: Api, settings: Settin
     assert "rewritten" in report["reason"]
 
 
-async def run_cli(monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path, *argv: str) -> int:
-    """``jiesu …`` as an operator runs it, against the test's database; the app's engine is restored."""
-    monkeypatch.setenv("JIESU_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("JIESU_VAR_DIR", str(tmp_path))
-    app_engine = db.current_engine()
-    try:
-        return await anyio.to_thread.run_sync(main, list(argv))
-    finally:
-        db.use_engine(app_engine)
+async def run_cli(settings: Settings, *argv: str) -> tuple[int, str]:
+    """``jiesu …`` as an operator runs it, in its own process, against the test's database."""
+    env = {"JIESU_DATABASE_URL": settings.database_url, "JIESU_VAR_DIR": str(settings.var_dir), "PATH": ""}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "jiesu.cli", *argv, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    stdout, _ = await process.communicate()
+    return process.returncode or 0, stdout.decode()
 
 
-async def test_cli_checkpoint_and_verify_catch_a_truncated_tail(
-    api: Api,
-    settings: Settings,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+async def test_cli_checkpoint_and_verify_catch_a_truncated_tail(api: Api, settings: Settings) -> None:
     events = await history(api)
-    assert await run_cli(monkeypatch, settings, tmp_path, "audit", "checkpoint") == 0
-    checkpoint = capsys.readouterr().out.strip()
-    assert checkpoint.startswith(f"{events}:") and len(checkpoint.split(":")[1]) == 64
-    assert await run_cli(monkeypatch, settings, tmp_path, "audit", "verify", "--checkpoint", checkpoint) == 0
-    assert capsys.readouterr().out.startswith(f"ok: {events} events")
+    code, output = await run_cli(settings, "audit", "checkpoint")
+    checkpoint = output.strip()
+    assert code == 0 and checkpoint.startswith(f"{events}:") and len(checkpoint.split(":")[1]) == 64
+    code, output = await run_cli(settings, "audit", "verify", "--checkpoint", checkpoint)
+    assert code == 0 and output.startswith(f"ok: {events} events")
     await truncate_tail(settings.database_url, keep=events - 3)
-    assert await run_cli(monkeypatch, settings, tmp_path, "audit", "verify") == 0
-    capsys.readouterr()
-    assert await run_cli(monkeypatch, settings, tmp_path, "audit", "verify", "--checkpoint", checkpoint) == 1
-    assert capsys.readouterr().out.startswith(f"BROKEN at event {events - 2}: ")
-    assert await run_cli(monkeypatch, settings, tmp_path, "audit", "verify", "--checkpoint", "x") == 2
+    assert (await run_cli(settings, "audit", "verify"))[0] == 0
+    code, output = await run_cli(settings, "audit", "verify", "--checkpoint", checkpoint)
+    assert code == 1 and output.startswith(f"BROKEN at event {events - 2}: ")
+    assert (await run_cli(settings, "audit", "verify", "--checkpoint", "x"))[0] == 2

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from jiesu.app import create_app
 from jiesu.config import Settings
 from tests import rawdb
 from tests.conftest import Api
@@ -35,13 +32,8 @@ class FakeClock:
 
 @pytest.fixture
 def clock() -> FakeClock:
+    """Replaces the conftest clock: the app in ``client`` reads this one."""
     return FakeClock(T0)
-
-
-@pytest.fixture
-async def client(settings: Settings, clock: FakeClock) -> AsyncIterator[AsyncTestClient]:
-    async with AsyncTestClient(create_app(settings, clock=clock)) as test_client:
-        yield test_client
 
 
 async def ok(response: Any) -> dict[str, Any]:

@@ -111,7 +111,8 @@ class CaseController(Controller):
             query = query.where(Case.jurisdiction_path.like(f"%/{jurisdiction.replace('%', '')}/%"))
         if overdue is not None:
             late = (Case.due_at < now) & (Case.state != "closed")
-            query = query.where(late if overdue else ~late)
+            on_time = (Case.due_at >= now) | Case.due_at.is_null() | (Case.state == "closed")
+            query = query.where(late if overdue else on_time)
         if cursor:
             query = query.where(Case.id < decode_cursor(cursor))
         rows = await query.order_by(Case.id, ascending=False).limit(limit + 1)

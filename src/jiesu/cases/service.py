@@ -36,6 +36,7 @@ from jiesu.workflow import IllegalTransition, Workflow
 
 SYSTEM = Principal(username="system", role="system")
 ACCESS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+RELATION_ROLES = {"filer": "resident", "assignee": "worker"}
 CLOSING_OUTCOMES = {"reject": "rejected", "merge": "merged", "withdraw": "withdrawn"}
 
 
@@ -98,6 +99,12 @@ class CaseService:
         if actor.role == "worker" and case["assignee"] == actor.username:
             relations.add("assignee")
         return relations
+
+    def roles_that_may(self, action: str) -> set[str]:
+        """The account roles that can ever fire ``action``; relations name the role they need."""
+        return {RELATION_ROLES.get(role, role) for role in self.workflow.roles(action)} | (
+            {"filer"} if "filer" in self.workflow.roles(action) else set()
+        )
 
     def may_fire(self, actor: Principal, case: dict[str, Any], action: str) -> bool:
         if not set(self.workflow.roles(action)) & self.relations(actor, case):
@@ -287,8 +294,8 @@ class CaseService:
         payload = self.validate_body(action, body)
         async with write_transaction():
             case = await self.get_visible(actor, case_id)
-            if not set(self.workflow.roles(action)) & self.relations(actor, case):
-                raise PermissionDeniedException(f"your role may not {action} this case")
+            if actor.role not in self.roles_that_may(action):
+                raise PermissionDeniedException(f"the role {actor.role} may not {action}")
             if payload["version"] != case["version"]:
                 raise self._conflict(
                     actor,
@@ -297,6 +304,8 @@ class CaseService:
                 )
             if action not in self.workflow.actions_from(case["state"]):
                 raise self._conflict(actor, case, f"{action} is not allowed in state {case['state']}")
+            if not set(self.workflow.roles(action)) & self.relations(actor, case):
+                raise PermissionDeniedException(f"you may not {action} this case")
             return await self._transition(actor, case, action, payload, self.clock())
 
     def _conflict(self, actor: Principal, case: dict[str, Any], detail: str) -> CaseConflict:
