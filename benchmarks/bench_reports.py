@@ -2,8 +2,7 @@
 
 N cases (1,000,000; 20,000 with --quick; JIESU_BENCH_REPORTS_N overrides) spread over 2 years and
 300 communities, bulk-inserted with plain SQL, then 20 calls of each report through ReportService
-(the code the API runs), on SQLite and on PostgreSQL. The PostgreSQL database at the URL is a scratch
-database: its public schema is reset before and after (created when missing).
+(the code the API runs), on SQLite and on PostgreSQL (the database at the URL is recreated).
 """
 
 from __future__ import annotations
@@ -20,10 +19,10 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from piccolo.engine.postgres import PostgresEngine
 
+from benchmarks._server import fresh_database
 from jiesu import db
 from jiesu.cases.service import CaseService
 from jiesu.config import PROJECT_ROOT
@@ -273,40 +272,17 @@ async def bench_sqlite(n: int) -> None:
 
 
 async def bench_postgres(url: str, n: int) -> None:
-    import asyncpg
-
-    await ensure_database(url)
-    admin = await asyncpg.connect(url)
-    await admin.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+    engine = PostgresEngine(config={"dsn": fresh_database("postgres", url, Path("."))})
+    db.use_engine(engine)
+    await engine.start_connection_pool(min_size=1, max_size=4)
     try:
-        engine = PostgresEngine(config={"dsn": url})
-        db.use_engine(engine)
-        await engine.start_connection_pool(min_size=1, max_size=4)
-        try:
-            await db.run_migrations()
-            started = time.perf_counter()
-            await load_postgres(engine, n)
-            print(f" postgres: loaded {n:,} cases in {time.perf_counter() - started:.1f} s")
-            await measure("postgres")
-        finally:
-            await engine.close_connection_pool()
+        await db.run_migrations()
+        started = time.perf_counter()
+        await load_postgres(engine, n)
+        print(f" postgres: loaded {n:,} cases in {time.perf_counter() - started:.1f} s")
+        await measure("postgres")
     finally:
-        await admin.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
-        await admin.close()
-
-
-async def ensure_database(url: str) -> None:
-    """Create the benchmark database when missing (connecting to the server's postgres database)."""
-    import asyncpg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    server = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-    try:
-        if not await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await server.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await server.close()
+        await engine.close_connection_pool()
 
 
 def run(args: Any) -> None:
