@@ -107,7 +107,7 @@ class RatesQuery:
 
 
 def ratio(numerator: int, denominator: int) -> float | None:
-    return round(numerator / denominator, 4) if denominator else None
+    return numerator / denominator if denominator else None
 
 
 def composite(rates: dict[str, float | None], weights: CompositeWeights) -> float | None:
@@ -137,8 +137,8 @@ def figures(row: dict[str, Any], weights: CompositeWeights) -> dict[str, Any]:
     return {
         "group": row["grp"],
         **counts,
-        **rates,
-        "composite_score": composite(rates, weights),
+        **{name: None if rate is None else round(rate, 4) for name, rate in rates.items()},
+        "composite_score": composite(rates, weights),  # from the unrounded rates
         "contact_hours_p50": hours(row.get("contact_p50")),
         "contact_hours_p90": hours(row.get("contact_p90")),
         "resolution_hours_p50": hours(row.get("resolution_p50")),
