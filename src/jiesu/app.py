@@ -25,6 +25,9 @@ from jiesu.cases.service import CaseService
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import EXCEPTION_HANDLERS
+from jiesu.mediation.api import FollowUpController, MediationController
+from jiesu.mediation.config import load_clocks
+from jiesu.mediation.service import MediationService
 from jiesu.reports.api import ReportController
 from jiesu.reports.config import load_report_settings
 from jiesu.reports.service import ReportService
@@ -48,6 +51,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
     accounts = AccountService(Passwords(settings.password_hash_profile), clock)
     cases = CaseService(workflow, catalogue, settings.secret_key, clock)
+    mediation = MediationService(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
+    cases.effect_hooks.append(mediation.case_effects)
     reports = ReportService(load_report_settings(settings.workflows_dir / "reports.yaml"), cases)
 
     @asynccontextmanager
@@ -74,6 +79,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             QueueController,
             TrackController,
             AuditController,
+            MediationController,
+            FollowUpController,
             ReportController,
         ],
         lifespan=[lifespan],
@@ -88,6 +95,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "jwt_auth": jwt_auth,
                 "accounts": accounts,
                 "cases": cases,
+                "mediation": mediation,
                 "reports": reports,
             }
         ),

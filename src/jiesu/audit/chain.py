@@ -140,6 +140,12 @@ async def verify_chain() -> ChainReport:
             checked + 1,
             f"the chain ends at event {checked} but the head records {head_seq} (truncated)",
         )
+    from jiesu.mediation.integrity import check_frozen_agreements
+
+    agreement_problem = await check_frozen_agreements()
+    if agreement_problem:
+        seq, reason = agreement_problem.seq, agreement_problem.reason
+        return ChainReport(False, checked, head_seq, head_hash, seq, reason)
     return ChainReport(True, checked, head_seq, head_hash)
 
 

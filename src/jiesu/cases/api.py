@@ -178,7 +178,11 @@ class QueueController(Controller):
             query = query.where(cases.visibility_clause(actor)).where(Case.state != "closed")
         rows = await query.order_by(Case.due_at).order_by(Case.priority, ascending=False).limit(limit)
         now = cases.clock()
-        return [CaseOut(**case_out(cases, actor, row, now)) for row in rows]
+        items = [CaseOut(**case_out(cases, actor, row, now)) for row in rows]
+        briefs = await request.app.state.mediation.briefs(rows)
+        for item in items:
+            item.mediation = briefs.get(item.id)
+        return items
 
 
 class TrackController(Controller):
