@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse, urlunparse
 
 import asyncpg
 import httpx
@@ -41,12 +42,29 @@ async def reset_postgres(url: str) -> None:
         await connection.close()
 
 
+async def worker_pg_url() -> str:
+    """JIESU_TEST_PG_URL, or under pytest-xdist a database of this worker's own beside it."""
+    assert PG_URL
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return PG_URL
+    parsed = urlparse(PG_URL)
+    name = f"{parsed.path.lstrip('/')}_{worker}"
+    connection = await asyncpg.connect(PG_URL)
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return urlunparse(parsed._replace(path=f"/{name}"))
+
+
 @pytest.fixture(params=BACKENDS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
-        assert PG_URL
-        await reset_postgres(PG_URL)
-        return PG_URL
+        url = await worker_pg_url()
+        await reset_postgres(url)
+        return url
     return f"sqlite:///{tmp_path / 'jiesu.db'}"
 
 
