@@ -28,6 +28,9 @@ from jiesu.errors import EXCEPTION_HANDLERS
 from jiesu.mediation.api import FollowUpController, MediationController
 from jiesu.mediation.config import load_clocks
 from jiesu.mediation.service import MediationService
+from jiesu.reports.api import ReportController
+from jiesu.reports.config import load_report_settings
+from jiesu.reports.service import ReportService
 from jiesu.routing.catalogue import load_catalogue
 from jiesu.web import template_config, web_routes
 from jiesu.workflow import load_workflow
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     cases = CaseService(workflow, catalogue, settings.secret_key, clock)
     mediation = MediationService(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
     cases.effect_hooks.append(mediation.case_effects)
+    reports = ReportService(load_report_settings(settings.workflows_dir / "reports.yaml"), cases)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -79,6 +83,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             MediationController,
             FollowUpController,
             *web_routes(settings),
+            ReportController,
         ],
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
@@ -94,6 +99,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "accounts": accounts,
                 "cases": cases,
                 "mediation": mediation,
+                "reports": reports,
             }
         ),
         debug=False,

@@ -10,6 +10,7 @@ APP_REGISTRY = AppRegistry(
         "jiesu.notify.piccolo_app",
         "jiesu.mediation.piccolo_app",
         "jiesu.web.piccolo_app",
+        "jiesu.reports.piccolo_app",
     ]
 )
 
