@@ -26,8 +26,14 @@ from jiesu.cases.service import CaseService
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import EXCEPTION_HANDLERS
+from jiesu.mediation.api import FollowUpController, MediationController
+from jiesu.mediation.config import load_clocks
+from jiesu.mediation.service import MediationService
 from jiesu.notify.api import NotificationController
 from jiesu.notify.delivery import sender_job, webhook_sender
+from jiesu.reports.api import ReportController
+from jiesu.reports.config import load_report_settings
+from jiesu.reports.service import ReportService
 from jiesu.routing.api import RoutingController, RoutingRulesController, WorkerController
 from jiesu.routing.catalogue import load_catalogue
 from jiesu.routing.router import Router
@@ -35,6 +41,7 @@ from jiesu.routing.rules import load_rules
 from jiesu.sla.api import SlaController
 from jiesu.sla.calendar import load_sla_config
 from jiesu.sla.sweeper import Sweeper
+from jiesu.web import template_config, web_routes
 from jiesu.workflow import load_workflow
 
 logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -58,6 +65,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     cases = CaseService(workflow, catalogue, settings.secret_key, clock, router=router, sla=sla)
     sweeper = Sweeper(cases, sla, clock)
     sender = webhook_sender(settings, clock)
+    mediation = MediationService(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
+    cases.effect_hooks.append(mediation.case_effects)
+    reports = ReportService(load_report_settings(settings.workflows_dir / "reports.yaml"), cases)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -83,6 +93,10 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             QueueController,
             TrackController,
             AuditController,
+            MediationController,
+            FollowUpController,
+            *web_routes(settings),
+            ReportController,
             RoutingRulesController,
             RoutingController,
             WorkerController,
@@ -98,6 +112,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         ],
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        template_config=template_config(),
         openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
         state=State(
             {
@@ -107,6 +122,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "jwt_auth": jwt_auth,
                 "accounts": accounts,
                 "cases": cases,
+                "mediation": mediation,
+                "reports": reports,
                 "router": router,
                 "sweeper": sweeper,
                 "sender": sender,

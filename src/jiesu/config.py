@@ -48,6 +48,8 @@ class Settings:
     # argon2 parameters: "default" for real use; "fast" only for the test suite.
     password_hash_profile: str = "default"
     migrate_on_start: bool = True
+    # The page session and CSRF cookies are sent over HTTPS only (set it behind TLS).
+    web_secure_cookies: bool = False
     # The SLA sweeper and the outbox delivery run inside the server; 0 turns a loop off.
     sweep_interval_seconds: float = 60.0
     delivery_interval_seconds: float = 5.0
@@ -76,6 +78,7 @@ class Settings:
             "token_ttl_minutes": int(env.get("JIESU_TOKEN_TTL_MINUTES", "60")),
             "password_hash_profile": env.get("JIESU_PASSWORD_HASH_PROFILE", "default"),
             "migrate_on_start": _flag(env.get("JIESU_MIGRATE_ON_START"), True),
+            "web_secure_cookies": _flag(env.get("JIESU_WEB_SECURE_COOKIES"), False),
             "sweep_interval_seconds": float(env.get("JIESU_SWEEP_INTERVAL", "60")),
             "delivery_interval_seconds": float(env.get("JIESU_DELIVERY_INTERVAL", "5")),
             "webhook_url": env.get("JIESU_WEBHOOK_URL") or None,

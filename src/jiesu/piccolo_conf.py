@@ -8,6 +8,9 @@ APP_REGISTRY = AppRegistry(
         "jiesu.cases.piccolo_app",
         "jiesu.audit.piccolo_app",
         "jiesu.notify.piccolo_app",
+        "jiesu.mediation.piccolo_app",
+        "jiesu.web.piccolo_app",
+        "jiesu.reports.piccolo_app",
         "jiesu.routing.piccolo_app",
         "jiesu.sla.piccolo_app",
     ]
