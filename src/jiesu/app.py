@@ -24,14 +24,15 @@ from jiesu.cases.api import CaseController, QueueController, TrackController
 from jiesu.cases.service import CaseService
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
-from jiesu.errors import EXCEPTION_HANDLERS
+from jiesu.errors import EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
+from jiesu.limits.text import reject_unstorable_text
 from jiesu.routing.catalogue import load_catalogue
 from jiesu.workflow import load_workflow
 
 logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
-@get("/health", tags=["ops"], summary="Liveness and database check")
+@get("/health", tags=["ops"], summary="Liveness and database check", security=OPEN_TO_ANONYMOUS)
 async def health() -> dict[str, str]:
     await db.current_engine().run_ddl("SELECT 1")
     return {"status": "ok"}
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_request=reject_unstorable_text,
         openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
         state=State(
             {

@@ -4,6 +4,7 @@ from dataclasses import asdict
 from typing import Any
 
 from litestar import Controller, get
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from jiesu.accounts.security import require_roles
 from jiesu.audit.chain import verify_chain
@@ -14,6 +15,10 @@ class AuditController(Controller):
     tags = ["audit"]
     guards = [require_roles("supervisor", "admin")]
 
-    @get("/verify", summary="Recompute the hash chain; name the first broken event")
+    @get(
+        "/verify",
+        summary="Recompute the hash chain; name the first broken event",
+        raises=[NotAuthorizedException, PermissionDeniedException],
+    )
     async def verify(self) -> dict[str, Any]:
         return asdict(await verify_chain())
