@@ -25,7 +25,8 @@ from jiesu.cases.service import CaseService
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
-from jiesu.limits.text import reject_unstorable_text
+from jiesu.limits.input import MAX_BODY_BYTES, check_request_input
+from jiesu.limits.rate import anonymous_intake_limit
 from jiesu.routing.catalogue import load_catalogue
 from jiesu.workflow import load_workflow
 
@@ -75,7 +76,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        before_request=reject_unstorable_text,
+        before_request=check_request_input,
+        middleware=anonymous_intake_limit(settings.anonymous_intake_per_minute, clock),
+        request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
         state=State(
             {

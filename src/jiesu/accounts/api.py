@@ -5,6 +5,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
+from jiesu.accounts import lockout
 from jiesu.accounts.schemas import (
     JurisdictionCreate,
     JurisdictionOut,
@@ -36,12 +37,16 @@ class AuthController(Controller):
         status_code=200,
         summary="Log in: exchange username and password for a bearer token",
         security=OPEN_TO_ANONYMOUS,
-        raises=[NotAuthorizedException],
+        raises=[NotAuthorizedException, lockout.AccountLocked],
     )
     async def token(self, request: Request, data: LoginRequest, accounts: AccountService) -> TokenResponse:
+        failures = await lockout.check_not_locked(data.username, accounts.clock())
         principal = await accounts.authenticate(data.username, data.password)
         if principal is None:
+            await lockout.record_failure(data.username, accounts.clock())
             raise NotAuthorizedException("username or password is wrong")
+        if failures:
+            await lockout.clear_failures(data.username)
         auth = request.app.state.jwt_auth
         return TokenResponse(
             access_token=issue_token(auth, principal),

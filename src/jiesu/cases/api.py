@@ -11,6 +11,7 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    TooManyRequestsException,
 )
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
@@ -31,7 +32,7 @@ from jiesu.cases.schemas import (
 from jiesu.cases.service import CaseService, decode_cursor, encode_cursor
 from jiesu.cases.tables import Case
 from jiesu.errors import OPEN_TO_ANONYMOUS, CaseConflict, Unprocessable
-from jiesu.limits.text import MAX_ID
+from jiesu.limits.input import MAX_ID
 from jiesu.privacy import mask_name, mask_phone
 
 # Roles that need to reach the filer: the dispatcher calls back, the assignee makes first contact.
@@ -77,7 +78,7 @@ class CaseController(Controller):
         status_code=HTTP_201_CREATED,
         summary="File a case (resident, hotline dispatcher, or anonymous with contact details)",
         security=OPEN_TO_ANONYMOUS,
-        raises=[NotAuthorizedException, PermissionDeniedException, Unprocessable],
+        raises=[NotAuthorizedException, PermissionDeniedException, Unprocessable, TooManyRequestsException],
     )
     async def file(
         self,
