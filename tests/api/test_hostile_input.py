@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from jiesu.limits.input import MAX_BODY_BYTES
@@ -129,3 +130,13 @@ async def test_listing_cases_not_overdue_answers_instead_of_failing(api: Api) ->
     assert [item["id"] for item in on_time.json()["items"]] == [case["id"]]
     late = await api.as_user("admin", "GET", "/api/cases?overdue=true")
     assert late.json()["items"] == []
+
+
+async def test_concurrent_retries_with_one_idempotency_key_file_one_case(api: Api) -> None:
+    headers = {**(await api.login("alice")), "Idempotency-Key": "retry-42"}
+    responses = await asyncio.gather(
+        *(api.client.post("/api/cases", json=CASE, headers=headers) for _ in range(6))
+    )
+    assert [r.status_code for r in responses] == [201] * 6, [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert await _case_count(api) == 1
