@@ -27,6 +27,9 @@ from jiesu.config import Settings
 from jiesu.errors import EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
 from jiesu.limits.input import MAX_BODY_BYTES, check_request_input
 from jiesu.limits.rate import anonymous_intake_limit
+from jiesu.mediation.api import FollowUpController, MediationController
+from jiesu.mediation.config import load_clocks
+from jiesu.mediation.service import MediationService
 from jiesu.routing.catalogue import load_catalogue
 from jiesu.workflow import load_workflow
 
@@ -47,6 +50,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
     accounts = AccountService(Passwords(settings.password_hash_profile), clock)
     cases = CaseService(workflow, catalogue, settings.secret_key, clock)
+    mediation = MediationService(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
+    cases.effect_hooks.append(mediation.case_effects)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -72,6 +77,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             QueueController,
             TrackController,
             AuditController,
+            MediationController,
+            FollowUpController,
         ],
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
@@ -88,6 +95,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "jwt_auth": jwt_auth,
                 "accounts": accounts,
                 "cases": cases,
+                "mediation": mediation,
             }
         ),
         debug=False,

@@ -9,20 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import itertools
 import logging
 import os
 import sqlite3
-import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-import aiosqlite
 from piccolo.engine.base import Engine
-from piccolo.engine.exceptions import TransactionError
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 os.environ.setdefault("PICCOLO_CONF", "jiesu.piccolo_conf")
 # aiosqlite logs every statement WITH its parameters (names, phone numbers) at DEBUG: never below INFO,
@@ -52,255 +51,7 @@ def engine_from_url(url: str) -> Engine:
         return PostgresEngine(config={"dsn": url})
     path = sqlite_path(url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if os.environ.get("JIESU_SQLITE_WRITE_PATH", "serial") == "piccolo":  # Piccolo's own, to compare
-        return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
-    return SerialSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
-
-
-# ---- the SQLite write path ---------------------------------------------------------------------
-#
-# Piccolo's SQLiteEngine opens a new connection (a new thread) for every query outside a transaction and
-# for every transaction, and its writers race for SQLite's one write lock with sleeps in the busy handler.
-# SerialSQLiteEngine keeps Piccolo for every query but changes where queries run:
-#   - writes: ONE long-lived writer connection per event loop. Write transactions take turns on it (an
-#     asyncio lock, first come first served); each runs as a SAVEPOINT inside a shared transaction, and
-#     that transaction is committed once no more writers are queued (group commit), or after GROUP_MAX.
-#     A writer's ``async with`` block returns only after the COMMIT that contains its work, so nobody is
-#     answered before their change is durable; a failing writer rolls back to its savepoint only.
-#   - reads outside a transaction: a few long-lived reader connections, reused (WAL lets them read while
-#     the writer writes).
-# Other processes on the same file still meet at SQLite's lock (BEGIN IMMEDIATE and the busy timeout).
-
-GROUP_MAX = 256  # writers per commit at most, so a steady stream of writers still commits regularly
-READERS = 4
-_WRITE_VERBS = ("insert", "update", "delete", "replace", "create", "drop", "alter", "pragma", "vacuum")
-
-
-class _Writer:
-    """The writer connection of one event loop, its turn lock and the batch awaiting commit."""
-
-    def __init__(self, engine: SerialSQLiteEngine) -> None:
-        self.engine = engine
-        self.lock = asyncio.Lock()
-        self.connection: aiosqlite.Connection | None = None
-        self.in_transaction = False
-        self.pending: list[asyncio.Future[None]] = []
-        self.commit_task: asyncio.Task[None] | None = None
-        self.savepoints = itertools.count(1)
-        self.commits = 0  # COMMITs so far; fewer than write transactions when groups form
-
-    async def settled(self) -> None:
-        """Wait until every write finished so far is committed, so a read that follows sees it."""
-        if self.pending:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.pending[-1])
-
-    async def open(self) -> aiosqlite.Connection:
-        if self.connection is None:
-            self.connection = await self.engine.get_connection()
-        return self.connection
-
-    async def begin(self) -> aiosqlite.Connection:
-        connection = await self.open()
-        if not self.in_transaction:
-            await connection.execute("BEGIN IMMEDIATE")
-            self.in_transaction = True
-        return connection
-
-    def schedule_commit(self) -> None:
-        """Commit after every writer queued now has had its turn (the lock serves in FIFO order)."""
-        if self.commit_task is None or self.commit_task.done():
-            self.commit_task = asyncio.get_running_loop().create_task(self._commit_in_turn())
-
-    async def _commit_in_turn(self) -> None:
-        async with self.lock:
-            await self.commit()
-
-    async def commit(self) -> None:
-        """COMMIT the open transaction and answer every writer in it. Call holding the lock."""
-        batch, self.pending = self.pending, []
-        if not self.in_transaction:
-            return
-        try:
-            assert self.connection is not None
-            await self.connection.execute("COMMIT")
-            self.commits += 1
-        except BaseException as exc:
-            await self.abort(exc, batch)
-            return
-        finally:
-            self.in_transaction = False
-        for future in batch:
-            if not future.done():
-                future.set_result(None)
-
-    async def abort(self, exc: BaseException, batch: list[asyncio.Future[None]] | None = None) -> None:
-        """Roll the whole open transaction back and fail every writer in it. Call holding the lock."""
-        batch = batch if batch is not None else self.pending
-        self.pending = []
-        if self.connection is not None and self.in_transaction:
-            with contextlib.suppress(Exception):
-                await self.connection.execute("ROLLBACK")
-        self.in_transaction = False
-        for future in batch:
-            if not future.done():
-                future.set_exception(RuntimeError(f"the group commit failed: {exc!r}"))
-
-    async def close(self) -> None:
-        async with self.lock:
-            await self.commit()
-            if self.connection is not None:
-                await self.connection.close()
-                self.connection = None
-
-
-class SerialWriteTransaction(SQLiteTransaction):
-    """A write transaction on the loop's writer connection: a savepoint inside the group's transaction."""
-
-    __slots__ = ("_savepoint", "_writer")
-
-    async def __aenter__(self) -> SQLiteTransaction:
-        if self._parent is not None:
-            return self._parent
-        engine: SerialSQLiteEngine = self.engine  # type: ignore[assignment]
-        self._writer = engine.writer()
-        await self._writer.lock.acquire()
-        try:
-            self.connection = await self._writer.begin()
-            self._savepoint = f"w{next(self._writer.savepoints)}"
-            await self.connection.execute(f"SAVEPOINT {self._savepoint}")
-        except BaseException as exc:
-            await self._writer.abort(exc)
-            self._writer.lock.release()
-            raise
-        self.context = self.engine.current_transaction.set(self)
-        return self
-
-    async def commit(self) -> None:
-        raise TransactionError("a group-committed transaction commits when its block ends")
-
-    async def rollback(self) -> None:
-        raise TransactionError("leave the block with an exception to roll it back")
-
-    async def __aexit__(self, exception_type, exception, traceback) -> bool:  # type: ignore[no-untyped-def]
-        if self._parent:
-            return exception is None
-        self.engine.current_transaction.reset(self.context)
-        writer = self._writer
-        done: asyncio.Future[None] | None = None
-        try:
-            if exception is None:
-                await self.connection.execute(f"RELEASE SAVEPOINT {self._savepoint}")
-                done = asyncio.get_running_loop().create_future()
-                writer.pending.append(done)
-                if len(writer.pending) >= GROUP_MAX:
-                    await writer.commit()
-                else:
-                    writer.schedule_commit()
-            else:
-                await self.connection.execute(f"ROLLBACK TO SAVEPOINT {self._savepoint}")
-                await self.connection.execute(f"RELEASE SAVEPOINT {self._savepoint}")
-                if writer.pending:
-                    writer.schedule_commit()
-                else:  # nothing of anyone else's is waiting: end the transaction now
-                    await writer.commit()
-        except BaseException as exc:  # the connection itself failed: nobody in this group is committed
-            await writer.abort(exc)
-            raise
-        finally:
-            writer.lock.release()
-        if done is not None:
-            await done  # answered only once the COMMIT holding this work has succeeded
-        return exception is None
-
-
-class SerialSQLiteEngine(SQLiteEngine):
-    """Piccolo's SQLite engine with one serialised, group-committing writer and reused readers."""
-
-    def __init__(self, path: str, **connection_kwargs: Any) -> None:
-        super().__init__(path=path, **connection_kwargs)
-        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Writer] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._readers: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.Queue[aiosqlite.Connection]
-        ] = weakref.WeakKeyDictionary()
-        self._opened: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[aiosqlite.Connection]] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    async def get_connection(self) -> aiosqlite.Connection:
-        connection = await super().get_connection()  # sets foreign_keys once, for the connection's life
-        await connection.execute("PRAGMA synchronous = FULL")  # a 201 survives a power loss too
-        return connection
-
-    def writer(self) -> _Writer:
-        loop = asyncio.get_running_loop()
-        writer = self._writers.get(loop)
-        if writer is None:
-            writer = self._writers[loop] = _Writer(self)
-        return writer
-
-    def transaction(
-        self,
-        transaction_type: TransactionType = TransactionType.deferred,
-        allow_nested: bool = True,
-    ) -> SQLiteTransaction:
-        return SerialWriteTransaction(
-            engine=self, transaction_type=transaction_type, allow_nested=allow_nested
-        )
-
-    async def _reader(self) -> asyncio.Queue[aiosqlite.Connection]:
-        loop = asyncio.get_running_loop()
-        readers = self._readers.get(loop)
-        if readers is None:
-            readers = self._readers[loop] = asyncio.Queue()
-            opened = self._opened[loop] = []
-            for _ in range(READERS):
-                connection = await self.get_connection()
-                opened.append(connection)
-                readers.put_nowait(connection)
-        return readers
-
-    async def _run_in_existing_connection(  # type: ignore[override]
-        self,
-        connection: aiosqlite.Connection,
-        query: str,
-        args: list[Any] | None = None,
-        query_type: str = "generic",
-        table: Any = None,
-    ) -> list[dict[str, Any]]:
-        """Piccolo's version, without re-sending ``PRAGMA foreign_keys`` before every statement."""
-        async with connection.execute(query, args or []) as cursor:
-            return await cursor.fetchall()
-
-    async def _run_in_new_connection(  # type: ignore[override]
-        self,
-        query: str,
-        args: list[Any] | None = None,
-        query_type: str = "generic",
-        table: Any = None,
-    ) -> list[dict[str, Any]]:
-        if query.lstrip().split(None, 1)[0].lower() in _WRITE_VERBS:
-            async with self.transaction():  # a lone write is a write transaction of its own
-                return await self._run_in_existing_connection(self.writer().connection, query, args)
-        await self.writer().settled()  # read your writes: a group may still be on its way to COMMIT
-        readers = await self._reader()
-        connection = await readers.get()
-        try:
-            return await self._run_in_existing_connection(connection, query, args)
-        finally:
-            readers.put_nowait(connection)
-
-    async def close(self) -> None:
-        """Commit what is pending and close this loop's connections."""
-        loop = asyncio.get_running_loop()
-        writer = self._writers.pop(loop, None)
-        if writer is not None:
-            await writer.close()
-        self._readers.pop(loop, None)
-        for connection in self._opened.pop(loop, []):
-            await connection.close()
+    return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
 
 
 def all_tables() -> list[type]:
@@ -333,16 +84,151 @@ def is_sqlite() -> bool:
     return current_engine().engine_type == "sqlite"
 
 
-def write_transaction():  # type: ignore[no-untyped-def]
-    """One transaction per business operation.
+_scratch: ContextVar[dict[str, Any] | None] = ContextVar("jiesu_transaction_scratch", default=None)
 
-    On SQLite it begins IMMEDIATE, so a transaction that reads then writes waits for the busy timeout
-    instead of failing with "database is locked" when it upgrades its lock.
+
+def transaction_scratch() -> dict[str, Any]:
+    """Per-transaction storage; the ``"before_commit"`` list holds hooks run just before COMMIT."""
+    scratch = _scratch.get()
+    if scratch is None:
+        raise RuntimeError("this must run inside jiesu.db.write_transaction()")
+    return scratch
+
+
+def before_commit(hook: Callable[[], Awaitable[None]]) -> None:
+    hooks = transaction_scratch().setdefault("before_commit", [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+class GroupCommitWriter:
+    """Group commit: write units run one at a time on one open transaction, committed together.
+
+    Each unit (one business operation) runs inside a SAVEPOINT, so a failing unit is rolled back alone.
+    When a unit finishes and no other unit is waiting (or the batch is full), the batch commits: one
+    fsync for every operation that queued up meanwhile. Callers return only after their commit.
     """
+
+    MAX_BATCH = 256
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = asyncio.Lock()
+        self._queued = 0
+        self._transaction: Any = None
+        self._committed: list[asyncio.Future[None]] = []
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[None]:
+        self._queued += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._queued -= 1
+        committed: asyncio.Future[None] | None = None
+        try:
+            if self._transaction is None:
+                self._transaction = await self._begin()
+            transaction = self._transaction
+            savepoint = await transaction.savepoint("jiesu_unit")
+            token = self.engine.current_transaction.set(transaction)
+            try:
+                yield
+            except BaseException:
+                await savepoint.rollback_to()
+                await savepoint.release()
+                raise
+            finally:
+                self.engine.current_transaction.reset(token)
+            await savepoint.release()
+            committed = asyncio.get_running_loop().create_future()
+            self._committed.append(committed)
+        finally:
+            try:
+                if self._transaction is not None and (
+                    self._queued == 0 or len(self._committed) >= self.MAX_BATCH
+                ):
+                    # Shielded: a cancelled request must not leave the others' commit unfinished.
+                    await asyncio.shield(self._commit())
+            finally:
+                self._lock.release()
+        await committed
+
+    async def _begin(self) -> Any:
+        engine = self.engine
+        if isinstance(engine, SQLiteEngine):
+            transaction = engine.transaction(transaction_type=TransactionType.immediate)
+            transaction.connection = await transaction.get_connection()
+        else:
+            transaction = engine.transaction()
+            transaction.connection = await transaction.get_connection()
+            transaction.transaction = transaction.connection.transaction()
+        try:
+            await transaction.begin()
+        except BaseException:
+            await self._release(transaction)
+            raise
+        return transaction
+
+    async def _commit(self) -> None:
+        transaction, waiting = self._transaction, self._committed
+        self._transaction, self._committed = None, []
+        try:
+            if waiting:
+                await transaction.commit()
+            else:
+                await transaction.rollback()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await transaction.rollback()
+            for future in waiting:
+                future.set_exception(exc)
+            waiting = []
+        finally:
+            await self._release(transaction)
+        for future in waiting:
+            future.set_result(None)
+
+    async def _release(self, transaction: Any) -> None:
+        engine = self.engine
+        if isinstance(engine, PostgresEngine) and engine.pool:
+            await engine.pool.release(transaction.connection)
+        else:
+            await transaction.connection.close()
+
+
+_writer: GroupCommitWriter | None = None
+
+
+def writer() -> GroupCommitWriter:
+    global _writer
     engine = current_engine()
-    if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
+    if _writer is None or _writer.engine is not engine:
+        _writer = GroupCommitWriter(engine)
+    return _writer
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[None]:
+    """One business operation, atomic, answered only after its COMMIT (group commit, see above).
+
+    An inner call joins the outer operation. On SQLite the batch begins IMMEDIATE, so another process
+    waits for the busy timeout instead of failing with "database is locked". Hooks registered with
+    ``before_commit`` run last in the operation: the audit chain appends there, so the chain head is
+    locked only for the final statements.
+    """
+    if _scratch.get() is not None:
+        yield
+        return
+    scratch: dict[str, Any] = {}
+    token = _scratch.set(scratch)
+    try:
+        async with writer().unit():
+            yield
+            for hook in scratch.get("before_commit", []):
+                await hook()
+    finally:
+        _scratch.reset(token)
 
 
 def prepare_sqlite_file(path: Path) -> None:
@@ -386,5 +272,3 @@ async def stop() -> None:
     engine = _engine
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
-    if isinstance(engine, SerialSQLiteEngine):
-        await engine.close()

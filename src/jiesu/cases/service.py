@@ -12,6 +12,7 @@ import hmac
 import json
 import secrets
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,7 @@ from jiesu.workflow import IllegalTransition, Workflow
 
 SYSTEM = Principal(username="system", role="system")
 ACCESS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+RELATION_ROLES = {"filer": "resident", "assignee": "worker"}
 CLOSING_OUTCOMES = {"reject": "rejected", "merge": "merged", "withdraw": "withdrawn"}
 
 
@@ -66,6 +68,9 @@ class CaseService:
         self.catalogue = catalogue
         self._secret = secret_key.encode()
         self.clock = clock
+        # Domain areas that add checks and column changes to case actions (mediation/): (actor, case,
+        # action, payload, now) -> changes; each may raise to refuse the action.
+        self.effect_hooks: list[Callable[..., Awaitable[dict[str, Any]]]] = []
 
     # ---- who may see and do what ------------------------------------------------------------
 
@@ -98,6 +103,12 @@ class CaseService:
         if actor.role == "worker" and case["assignee"] == actor.username:
             relations.add("assignee")
         return relations
+
+    def roles_that_may(self, action: str) -> set[str]:
+        """The account roles that can ever fire ``action``; relations name the role they need."""
+        return {RELATION_ROLES.get(role, role) for role in self.workflow.roles(action)} | (
+            {"filer"} if "filer" in self.workflow.roles(action) else set()
+        )
 
     def may_fire(self, actor: Principal, case: dict[str, Any], action: str) -> bool:
         if not set(self.workflow.roles(action)) & self.relations(actor, case):
@@ -225,6 +236,8 @@ class CaseService:
         resident = actor if actor is not None and actor.role == "resident" else None
         channel = "web" if resident else ("hotline" if actor is not None else "anonymous")
         async with write_transaction():
+            if scoped_key and (replay := await self._replay(scoped_key, request_hash)):
+                return replay  # an earlier retry committed in this group, or just before
             jurisdiction = (
                 await require_jurisdiction(data.jurisdiction_code) if data.jurisdiction_code else None
             )
@@ -287,8 +300,8 @@ class CaseService:
         payload = self.validate_body(action, body)
         async with write_transaction():
             case = await self.get_visible(actor, case_id)
-            if not set(self.workflow.roles(action)) & self.relations(actor, case):
-                raise PermissionDeniedException(f"your role may not {action} this case")
+            if actor.role not in self.roles_that_may(action):
+                raise PermissionDeniedException(f"the role {actor.role} may not {action}")
             if payload["version"] != case["version"]:
                 raise self._conflict(
                     actor,
@@ -297,6 +310,8 @@ class CaseService:
                 )
             if action not in self.workflow.actions_from(case["state"]):
                 raise self._conflict(actor, case, f"{action} is not allowed in state {case['state']}")
+            if not set(self.workflow.roles(action)) & self.relations(actor, case):
+                raise PermissionDeniedException(f"you may not {action} this case")
             return await self._transition(actor, case, action, payload, self.clock())
 
     def _conflict(self, actor: Principal, case: dict[str, Any], detail: str) -> CaseConflict:
@@ -352,6 +367,8 @@ class CaseService:
 
     def _state_entry(self, case: dict[str, Any], new_state: str, now: datetime) -> dict[str, Any]:
         """What entering ``new_state`` sets, whatever the action."""
+        if new_state == case["state"]:  # staying in a state (e.g. record_performance) is not entering it
+            return {}
         if new_state == "closed":
             return {"closed_at": now}
         if new_state == "feedback":
@@ -461,6 +478,8 @@ class CaseService:
             changes["merged_into"] = target["id"]
         if action in CLOSING_OUTCOMES:
             changes["outcome"] = CLOSING_OUTCOMES[action]
+        for hook in self.effect_hooks:
+            changes.update(await hook(actor, case, action, payload, now))
         return changes, fields
 
     async def _notify(self, action: str, case: dict[str, Any], now: datetime) -> None:
@@ -475,7 +494,7 @@ class CaseService:
             messages.append(("case.handler", filer, {**base, "assignee": case["assignee"]}))
         if action == "approve":
             messages.append(("case.feedback_requested", filer, {**base, "outcome": case["outcome"]}))
-        if case["state"] == "closed":
+        if case["state"] == "closed" and case["closed_at"] == now:  # closed by this change
             messages.append(("case.closed", filer, {**base, "outcome": case["outcome"]}))
         for topic, recipient, payload in messages:
             await enqueue(topic=topic, case_id=case["id"], recipient=recipient, payload=payload, at=now)

@@ -3,7 +3,8 @@ and text that no database can store, each with a clear status and a ``detail`` n
 
 PostgreSQL refuses NUL characters in text, and neither database can store a lone UTF-16 surrogate (JSON
 allows ``"\\ud800"``): without this check such input fails deep inside a query as a 500. Ids beyond a
-32-bit integer would overflow PostgreSQL's ``integer`` columns in the same way.
+32-bit integer would overflow PostgreSQL's ``integer`` columns in the same way, so no integer in a path or
+a JSON body may lie beyond that range (no field of this API needs more).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def is_json_media_type(content_type: str) -> bool:
     )
 
 
-def _problem(text: str) -> str | None:
+def _problem(text: str | int) -> str | None:
+    if isinstance(text, int):
+        return None if -MAX_ID <= text <= MAX_ID else f"integers here lie between {-MAX_ID} and {MAX_ID}"
     if "\x00" in text:
         return "NUL characters are not allowed"
     try:
@@ -45,9 +48,9 @@ def _problem(text: str) -> str | None:
     return None
 
 
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Every string in a decoded JSON value (keys included) with the dotted path of its field."""
-    if isinstance(value, str):
+def _strings(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every string and integer in a decoded JSON value (keys included) with the dotted path of its field."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -66,6 +69,10 @@ async def check_request_input(request: Request[Any, Any, Any]) -> None:
             problem = _problem(text)
             if problem:
                 raise field_error(name if text is value else "query", problem)
+    for name, value in request.path_params.items():
+        problem = _problem(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+        if problem:
+            raise field_error(name, problem)
     if request.method not in BODY_METHODS:
         return
     body = await request.body()  # over MAX_BODY_BYTES: 413; Litestar keeps it for the handler
