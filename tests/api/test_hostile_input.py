@@ -121,6 +121,9 @@ async def test_case_ids_beyond_32_bits_are_a_400_not_a_500(api: Api) -> None:
     merge = await api.act("disp", case["id"], "merge", into=2**40)
     assert merge.status_code == 400
     assert "into" in merge.json()["detail"]
+    huge_version = await api.act("disp", case["id"], "reject", version=2**70, reason="x")
+    assert huge_version.status_code == 400
+    assert huge_version.json()["detail"].startswith("version:")
 
 
 async def test_listing_cases_not_overdue_answers_instead_of_failing(api: Api) -> None:

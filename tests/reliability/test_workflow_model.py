@@ -222,7 +222,7 @@ def test_random_actions_by_random_callers_keep_the_workflow_invariants(settings:
             WorkflowModel.headers[worker] = _token(client, worker)
         WorkflowModel.workflow = client.app.state.workflow
         WorkflowModel.accepted = {}
-        run_state_machine_as_test(WorkflowModel, settings=_model_settings(8 if settings.is_sqlite else 3))
+        run_state_machine_as_test(WorkflowModel, settings=_model_settings(5 if settings.is_sqlite else 3))
     # The walk went deep: many kinds of change were accepted, not only refusals.
     assert len(WorkflowModel.accepted) >= 6, WorkflowModel.accepted
 
