@@ -30,7 +30,11 @@ from jiesu.limits.rate import anonymous_intake_limit
 from jiesu.mediation.api import FollowUpController, MediationController
 from jiesu.mediation.config import load_clocks
 from jiesu.mediation.service import MediationService
+from jiesu.reports.api import ReportController
+from jiesu.reports.config import load_report_settings
+from jiesu.reports.service import ReportService
 from jiesu.routing.catalogue import load_catalogue
+from jiesu.web import template_config, web_routes
 from jiesu.workflow import load_workflow
 
 logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -52,6 +56,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     cases = CaseService(workflow, catalogue, settings.secret_key, clock)
     mediation = MediationService(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
     cases.effect_hooks.append(mediation.case_effects)
+    reports = ReportService(load_report_settings(settings.workflows_dir / "reports.yaml"), cases)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -79,10 +84,13 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             AuditController,
             MediationController,
             FollowUpController,
+            *web_routes(settings),
+            ReportController,
         ],
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        template_config=template_config(),
         before_request=check_request_input,
         middleware=anonymous_intake_limit(settings.anonymous_intake_per_minute, clock),
         request_max_body_size=MAX_BODY_BYTES,
@@ -96,6 +104,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "accounts": accounts,
                 "cases": cases,
                 "mediation": mediation,
+                "reports": reports,
             }
         ),
         debug=False,

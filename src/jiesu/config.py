@@ -48,6 +48,8 @@ class Settings:
     # argon2 parameters: "default" for real use; "fast" only for the test suite.
     password_hash_profile: str = "default"
     migrate_on_start: bool = True
+    # The page session and CSRF cookies are sent over HTTPS only (set it behind TLS).
+    web_secure_cookies: bool = False
     # Anonymous filings allowed per client address and minute (0: no limit); see jiesu.limits.rate.
     anonymous_intake_per_minute: int = 20
 
@@ -70,6 +72,7 @@ class Settings:
             "token_ttl_minutes": int(env.get("JIESU_TOKEN_TTL_MINUTES", "60")),
             "password_hash_profile": env.get("JIESU_PASSWORD_HASH_PROFILE", "default"),
             "migrate_on_start": _flag(env.get("JIESU_MIGRATE_ON_START"), True),
+            "web_secure_cookies": _flag(env.get("JIESU_WEB_SECURE_COOKIES"), False),
             "anonymous_intake_per_minute": int(env.get("JIESU_ANONYMOUS_INTAKE_PER_MINUTE", "20")),
         }
         values.update(overrides)

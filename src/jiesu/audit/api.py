@@ -7,7 +7,8 @@ from litestar import Controller, get
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from jiesu.accounts.security import require_roles
-from jiesu.audit.chain import verify_chain
+from jiesu.audit.chain import Checkpoint, head_checkpoint, verify_chain, verify_with_checkpoint
+from jiesu.errors import field_error
 
 
 class AuditController(Controller):
@@ -20,5 +21,20 @@ class AuditController(Controller):
         summary="Recompute the hash chain; name the first broken event",
         raises=[NotAuthorizedException, PermissionDeniedException],
     )
-    async def verify(self) -> dict[str, Any]:
-        return asdict(await verify_chain())
+    async def verify(self, checkpoint: str | None = None) -> dict[str, Any]:
+        if checkpoint is None:
+            return asdict(await verify_chain())
+        try:
+            parsed = Checkpoint.parse(checkpoint)
+        except ValueError as exc:
+            raise field_error("checkpoint", str(exc)) from exc
+        return asdict(await verify_with_checkpoint(parsed))
+
+    @get(
+        "/checkpoint",
+        summary="The head of the chain as SEQ:HASH, to keep elsewhere",
+        raises=[NotAuthorizedException, PermissionDeniedException],
+    )
+    async def checkpoint(self) -> dict[str, Any]:
+        head = await head_checkpoint()
+        return {"seq": head.seq, "hash": head.hash, "checkpoint": str(head)}

@@ -147,3 +147,62 @@ async def verify_chain() -> ChainReport:
         seq, reason = agreement_problem.seq, agreement_problem.reason
         return ChainReport(False, checked, head_seq, head_hash, seq, reason)
     return ChainReport(True, checked, head_seq, head_hash)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The head of the chain at some moment, kept elsewhere: ``SEQ:HASH``."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Checkpoint:
+        seq, _, digest = text.strip().partition(":")
+        if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError("a checkpoint is SEQ:HASH, e.g. 42:<64 hex digits>")
+        return cls(int(seq), digest)
+
+
+async def head_checkpoint() -> Checkpoint:
+    head = await AuditHead.select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).first()
+    return Checkpoint(head["seq"], head["hash"]) if head else Checkpoint(0, GENESIS_HASH)
+
+
+async def verify_with_checkpoint(checkpoint: Checkpoint) -> ChainReport:
+    """Verify the chain, then that it still holds the checkpointed event unchanged.
+
+    A tail cut off together with the head row still forms a valid chain; only a head kept elsewhere
+    shows that events the chain once held are gone.
+    """
+    report = await verify_chain()
+    if not report.ok:
+        return report
+    if report.head_seq < checkpoint.seq:
+        return ChainReport(
+            False,
+            report.checked,
+            report.head_seq,
+            report.head_hash,
+            report.head_seq + 1,
+            f"the chain ends at event {report.head_seq} but the checkpoint holds event "
+            f"{checkpoint.seq} (truncated)",
+        )
+    if checkpoint.seq == 0:
+        found = GENESIS_HASH
+    else:
+        row = await CaseEvent.select(CaseEvent.hash).where(CaseEvent.seq == checkpoint.seq).first()
+        found = row["hash"] if row else None
+    if found != checkpoint.hash:
+        return ChainReport(
+            False,
+            report.checked,
+            report.head_seq,
+            report.head_hash,
+            checkpoint.seq,
+            f"event {checkpoint.seq} does not match the checkpoint (history rewritten)",
+        )
+    return report

@@ -73,8 +73,8 @@ async def check_request_input(request: Request[Any, Any, Any]) -> None:
         problem = _problem(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
         if problem:
             raise field_error(name, problem)
-    if request.method not in BODY_METHODS:
-        return
+    if request.method not in BODY_METHODS or not request.url.path.startswith("/api/"):
+        return  # the web pages post forms (read by their own handlers) and guard their own input
     body = await request.body()  # over MAX_BODY_BYTES: 413; Litestar keeps it for the handler
     if not body:
         return
