@@ -25,7 +25,9 @@ from jiesu.cases.api import CaseController, QueueController, TrackController
 from jiesu.cases.service import CaseService
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
-from jiesu.errors import EXCEPTION_HANDLERS
+from jiesu.errors import EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
+from jiesu.limits.input import MAX_BODY_BYTES, check_request_input
+from jiesu.limits.rate import anonymous_intake_limit
 from jiesu.mediation.api import FollowUpController, MediationController
 from jiesu.mediation.config import load_clocks
 from jiesu.mediation.service import MediationService
@@ -47,7 +49,7 @@ from jiesu.workflow import load_workflow
 logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
-@get("/health", tags=["ops"], summary="Liveness and database check")
+@get("/health", tags=["ops"], summary="Liveness and database check", security=OPEN_TO_ANONYMOUS)
 async def health() -> dict[str, str]:
     await db.current_engine().run_ddl("SELECT 1")
     return {"status": "ok"}
@@ -113,6 +115,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         template_config=template_config(),
+        before_request=check_request_input,
+        middleware=anonymous_intake_limit(settings.anonymous_intake_per_minute, clock),
+        request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
         state=State(
             {

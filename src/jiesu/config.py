@@ -58,6 +58,8 @@ class Settings:
     webhook_max_attempts: int = 8
     webhook_backoff_seconds: float = 30.0
     webhook_timeout_seconds: float = 10.0
+    # Anonymous filings allowed per client address and minute (0: no limit); see jiesu.limits.rate.
+    anonymous_intake_per_minute: int = 20
 
     @property
     def is_sqlite(self) -> bool:
@@ -86,6 +88,7 @@ class Settings:
             "webhook_max_attempts": int(env.get("JIESU_WEBHOOK_MAX_ATTEMPTS", "8")),
             "webhook_backoff_seconds": float(env.get("JIESU_WEBHOOK_BACKOFF", "30")),
             "webhook_timeout_seconds": float(env.get("JIESU_WEBHOOK_TIMEOUT", "10")),
+            "anonymous_intake_per_minute": int(env.get("JIESU_ANONYMOUS_INTAKE_PER_MINUTE", "20")),
         }
         values.update(overrides)
         secret = overrides.get("secret_key") or env.get("JIESU_SECRET_KEY")

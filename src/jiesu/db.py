@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,6 +24,9 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 os.environ.setdefault("PICCOLO_CONF", "jiesu.piccolo_conf")
+# aiosqlite logs every statement WITH its parameters (names, phone numbers) at DEBUG: never below INFO,
+# whatever level the root logger is given.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 

@@ -6,7 +6,27 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+)
+
+# OpenAPI security of an operation open to anonymous callers: an empty requirement overrides the app's
+# global bearer requirement, so clients (and schemathesis) know the Authorization header is optional.
+OPEN_TO_ANONYMOUS: list[dict[str, list[str]]] = [{}]
+
+
+class AlreadyExists(HTTPException):
+    """409: the thing to create exists already (declared in the OpenAPI schema through ``raises``)."""
+
+    status_code = HTTP_409_CONFLICT
+
+
+class Unprocessable(HTTPException):
+    """422: well-formed but unusable, e.g. an Idempotency-Key reused with another body."""
+
+    status_code = HTTP_422_UNPROCESSABLE_ENTITY
 
 
 class CaseConflict(HTTPException):

@@ -13,6 +13,7 @@ APP_REGISTRY = AppRegistry(
         "jiesu.reports.piccolo_app",
         "jiesu.routing.piccolo_app",
         "jiesu.sla.piccolo_app",
+        "jiesu.limits.piccolo_app",
     ]
 )
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
+from jiesu.accounts import lockout
 from jiesu.accounts.schemas import (
     JurisdictionCreate,
     JurisdictionOut,
@@ -17,6 +18,9 @@ from jiesu.accounts.schemas import (
 from jiesu.accounts.security import STAFF, issue_token, require_roles
 from jiesu.accounts.service import AccountService, user_out
 from jiesu.accounts.tables import Jurisdiction, User
+from jiesu.errors import OPEN_TO_ANONYMOUS, AlreadyExists
+
+STAFF_ONLY = [NotAuthorizedException, PermissionDeniedException]
 
 
 def provide_accounts(state: State) -> AccountService:
@@ -32,11 +36,17 @@ class AuthController(Controller):
         "/token",
         status_code=200,
         summary="Log in: exchange username and password for a bearer token",
+        security=OPEN_TO_ANONYMOUS,
+        raises=[NotAuthorizedException, lockout.AccountLocked],
     )
     async def token(self, request: Request, data: LoginRequest, accounts: AccountService) -> TokenResponse:
+        failures = await lockout.check_not_locked(data.username, accounts.clock())
         principal = await accounts.authenticate(data.username, data.password)
         if principal is None:
+            await lockout.record_failure(data.username, accounts.clock())
             raise NotAuthorizedException("username or password is wrong")
+        if failures:
+            await lockout.clear_failures(data.username)
         auth = request.app.state.jwt_auth
         return TokenResponse(
             access_token=issue_token(auth, principal),
@@ -49,11 +59,16 @@ class JurisdictionController(Controller):
     tags = ["accounts"]
     dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
 
-    @post("/", guards=[require_roles("admin")], summary="Create a jurisdiction (admin)")
+    @post(
+        "/",
+        guards=[require_roles("admin")],
+        summary="Create a jurisdiction (admin)",
+        raises=[*STAFF_ONLY, AlreadyExists],
+    )
     async def create(self, data: JurisdictionCreate, accounts: AccountService) -> JurisdictionOut:
         return await accounts.create_jurisdiction(data)
 
-    @get("/", guards=[require_roles(*STAFF)], summary="The jurisdiction tree")
+    @get("/", guards=[require_roles(*STAFF)], summary="The jurisdiction tree", raises=STAFF_ONLY)
     async def list_all(self) -> list[JurisdictionOut]:
         rows = await Jurisdiction.select().order_by(Jurisdiction.path)
         return [JurisdictionOut(**{k: r[k] for k in JurisdictionOut.model_fields}) for r in rows]
@@ -65,11 +80,11 @@ class UserController(Controller):
     guards = [require_roles("admin")]
     dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
 
-    @post("/", summary="Create a user (admin)")
+    @post("/", summary="Create a user (admin)", raises=[*STAFF_ONLY, AlreadyExists])
     async def create(self, data: UserCreate, accounts: AccountService) -> UserOut:
         return await accounts.create_user(data)
 
-    @get("/", summary="All users (admin)")
+    @get("/", summary="All users (admin)", raises=STAFF_ONLY)
     async def list_all(self) -> list[UserOut]:
         return [user_out(r) for r in await User.select().order_by(User.username)]
 
@@ -79,6 +94,6 @@ class ResidentController(Controller):
     tags = ["accounts"]
     dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
 
-    @post("/", summary="Register as a resident")
+    @post("/", summary="Register as a resident", security=OPEN_TO_ANONYMOUS, raises=[AlreadyExists])
     async def register(self, data: ResidentRegister, accounts: AccountService) -> UserOut:
         return await accounts.register_resident(data)

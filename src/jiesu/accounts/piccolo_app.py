@@ -2,12 +2,12 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from jiesu.accounts.tables import Jurisdiction, User
+from jiesu.accounts.tables import Jurisdiction, LoginFailure, User
 
 APP_CONFIG = AppConfig(
     app_name="accounts",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[Jurisdiction, User],
+    table_classes=[Jurisdiction, User, LoginFailure],
     migration_dependencies=[],
     commands=[],
 )

@@ -23,3 +23,10 @@ class User(Table, tablename="jiesu_user"):
     capacity = Integer(default=20)
     active = Boolean(default=True)
     created_at = Timestamptz()
+
+
+class LoginFailure(Table, tablename="jiesu_login_failure"):
+    """One failed login. Kept per username, known or not, so a lockout does not reveal who exists."""
+
+    username = Varchar(length=64, index=True)
+    failed_at = Timestamptz()

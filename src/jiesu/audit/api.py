@@ -4,6 +4,7 @@ from dataclasses import asdict
 from typing import Any
 
 from litestar import Controller, get
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from jiesu.accounts.security import require_roles
 from jiesu.audit.chain import Checkpoint, head_checkpoint, verify_chain, verify_with_checkpoint
@@ -15,7 +16,11 @@ class AuditController(Controller):
     tags = ["audit"]
     guards = [require_roles("supervisor", "admin")]
 
-    @get("/verify", summary="Recompute the hash chain; name the first broken event")
+    @get(
+        "/verify",
+        summary="Recompute the hash chain; name the first broken event",
+        raises=[NotAuthorizedException, PermissionDeniedException],
+    )
     async def verify(self, checkpoint: str | None = None) -> dict[str, Any]:
         if checkpoint is None:
             return asdict(await verify_chain())
@@ -25,7 +30,11 @@ class AuditController(Controller):
             raise field_error("checkpoint", str(exc)) from exc
         return asdict(await verify_with_checkpoint(parsed))
 
-    @get("/checkpoint", summary="The head of the chain as SEQ:HASH, to keep elsewhere")
+    @get(
+        "/checkpoint",
+        summary="The head of the chain as SEQ:HASH, to keep elsewhere",
+        raises=[NotAuthorizedException, PermissionDeniedException],
+    )
     async def checkpoint(self) -> dict[str, Any]:
         head = await head_checkpoint()
         return {"seq": head.seq, "hash": head.hash, "checkpoint": str(head)}

@@ -7,7 +7,12 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+)
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -26,11 +31,14 @@ from jiesu.cases.schemas import (
 )
 from jiesu.cases.service import CaseService, decode_cursor, encode_cursor
 from jiesu.cases.tables import Case
+from jiesu.errors import OPEN_TO_ANONYMOUS, CaseConflict, Unprocessable
+from jiesu.limits.input import MAX_ID
 from jiesu.privacy import mask_name, mask_phone
 from jiesu.routing.router import routing_summary
 
 # Roles that need to reach the filer: the dispatcher calls back, the assignee makes first contact.
 UNMASKED_ROLES = {"dispatcher"}
+CaseId = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 
 
 def provide_cases(state: State) -> CaseService:
@@ -70,6 +78,8 @@ class CaseController(Controller):
         opt={"allow_anonymous": True},
         status_code=HTTP_201_CREATED,
         summary="File a case (resident, hotline dispatcher, or anonymous with contact details)",
+        security=OPEN_TO_ANONYMOUS,
+        raises=[NotAuthorizedException, PermissionDeniedException, Unprocessable, TooManyRequestsException],
     )
     async def file(
         self,
@@ -87,7 +97,11 @@ class CaseController(Controller):
         routing = await routing_summary(filed.case["id"])
         return FiledCaseOut(**body, access_code=filed.access_code, routing=routing)
 
-    @get("/", summary="Cases the caller may see, newest first, with cursor pagination")
+    @get(
+        "/",
+        summary="Cases the caller may see, newest first, with cursor pagination",
+        raises=[NotAuthorizedException],
+    )
     async def list_cases(
         self,
         request: Request[Principal, Any, Any],
@@ -122,16 +136,24 @@ class CaseController(Controller):
         next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
         return CasePage(items=items, next_cursor=next_cursor)
 
-    @get("/{case_id:int}", summary="One case, with the actions the caller may take now")
+    @get(
+        "/{case_id:int}",
+        summary="One case, with the actions the caller may take now",
+        raises=[NotAuthorizedException, NotFoundException],
+    )
     async def get_case(
-        self, request: Request[Principal, Any, Any], case_id: int, cases: CaseService
+        self, request: Request[Principal, Any, Any], case_id: CaseId, cases: CaseService
     ) -> CaseOut:
         case = await cases.get_visible(request.user, case_id)
         return CaseOut(**case_out(cases, request.user, case, cases.clock()))
 
-    @get("/{case_id:int}/events", summary="The case's audit timeline")
+    @get(
+        "/{case_id:int}/events",
+        summary="The case's audit timeline",
+        raises=[NotAuthorizedException, NotFoundException],
+    )
     async def events(
-        self, request: Request[Principal, Any, Any], case_id: int, cases: CaseService
+        self, request: Request[Principal, Any, Any], case_id: CaseId, cases: CaseService
     ) -> list[EventOut]:
         await cases.get_visible(request.user, case_id)
         rows = await CaseEvent.select().where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
@@ -141,11 +163,12 @@ class CaseController(Controller):
         "/{case_id:int}/actions/{action:str}",
         status_code=200,
         summary="Fire an action: body {version, …fields}",
+        raises=[NotAuthorizedException, PermissionDeniedException, NotFoundException, CaseConflict],
     )
     async def act(
         self,
         request: Request[Principal, Any, Any],
-        case_id: int,
+        case_id: CaseId,
         action: str,
         data: dict[str, Any],
         cases: CaseService,
@@ -159,7 +182,11 @@ class QueueController(Controller):
     tags = ["cases"]
     dependencies = {"cases": Provide(provide_cases, sync_to_thread=False)}
 
-    @get("/", summary="The caller's work, nearest deadline first (urgent first on a tie)")
+    @get(
+        "/",
+        summary="The caller's work, nearest deadline first (urgent first on a tie)",
+        raises=[NotAuthorizedException],
+    )
     async def queue(
         self,
         request: Request[Principal, Any, Any],
@@ -192,7 +219,13 @@ class TrackController(Controller):
     tags = ["cases"]
     dependencies = {"cases": Provide(provide_cases, sync_to_thread=False)}
 
-    @post("/", status_code=200, summary="Exchange a tracking number and access code for a token")
+    @post(
+        "/",
+        status_code=200,
+        summary="Exchange a tracking number and access code for a token",
+        security=OPEN_TO_ANONYMOUS,
+        raises=[NotFoundException],
+    )
     async def track(self, request: Request, data: TrackRequest, cases: CaseService) -> TrackResponse:
         case = await cases.find_by_access_code(data.tracking_no, data.access_code)
         if case is None:

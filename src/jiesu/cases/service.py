@@ -551,7 +551,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded))["before"]
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, int) or not 1 <= value <= 2**31 - 1:
             raise ValueError
         return value
     except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:

@@ -8,14 +8,19 @@ import anyio
 from litestar import Controller, MediaType, Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.status_codes import HTTP_201_CREATED
 
 from jiesu.accounts.security import Principal
+from jiesu.errors import CaseConflict
 from jiesu.mediation import schemas as s
 from jiesu.mediation.documents import document_model, render_page, render_pdf
 from jiesu.mediation.service import MediationService
 
 Req = Request[Principal, Any, Any]
+# The error answers declared in the OpenAPI schema (400 is declared by Litestar for handlers with input).
+MEDIATION_ERRORS = [NotAuthorizedException, PermissionDeniedException, NotFoundException, CaseConflict]
+FOLLOW_UP_ERRORS = [NotAuthorizedException, PermissionDeniedException]
 
 
 def provide_mediation(state: State) -> MediationService:
@@ -27,7 +32,11 @@ class MediationController(Controller):
     tags = ["mediation"]
     dependencies = {"mediation": Provide(provide_mediation, sync_to_thread=False)}
 
-    @get("/mediation", summary="The mediation: parties, panel, sessions, agreement, clocks and countdowns")
+    @get(
+        "/mediation",
+        summary="The mediation: parties, panel, sessions, agreement, clocks and countdowns",
+        raises=MEDIATION_ERRORS,
+    )
     async def summary(self, request: Req, case_id: int, mediation: MediationService) -> s.MediationSummary:
         return await mediation.summary(request.user, case_id)
 
@@ -35,6 +44,7 @@ class MediationController(Controller):
         "/mediation/start",
         status_code=200,
         summary="Start mediation (every applicant and respondent consents)",
+        raises=MEDIATION_ERRORS,
     )
     async def start(self, request: Req, case_id: int, mediation: MediationService) -> s.MediationSummary:
         await mediation.start(request.user, case_id)
@@ -44,6 +54,7 @@ class MediationController(Controller):
         "/mediation/extend",
         status_code=200,
         summary="Extend the mediation clock once, with the parties' consent",
+        raises=MEDIATION_ERRORS,
     )
     async def extend(
         self, request: Req, case_id: int, data: s.ExtendClock, mediation: MediationService
@@ -51,59 +62,106 @@ class MediationController(Controller):
         await mediation.extend(request.user, case_id, data)
         return await mediation.summary(request.user, case_id)
 
-    @get("/parties", summary="The parties, with contacts as far as the caller may see them")
+    @get(
+        "/parties",
+        summary="The parties, with contacts as far as the caller may see them",
+        raises=MEDIATION_ERRORS,
+    )
     async def parties(self, request: Req, case_id: int, mediation: MediationService) -> list[s.PartyOut]:
         return (await mediation.summary(request.user, case_id)).parties
 
-    @post("/parties", status_code=HTTP_201_CREATED, summary="Add an applicant, respondent or third party")
+    @post(
+        "/parties",
+        status_code=HTTP_201_CREATED,
+        summary="Add an applicant, respondent or third party",
+        raises=MEDIATION_ERRORS,
+    )
     async def add_party(
         self, request: Req, case_id: int, data: s.PartyCreate, mediation: MediationService
     ) -> s.PartyOut:
         row = await mediation.add_party(request.user, case_id, data)
         return mediation.party_out(await mediation.viewer(request.user, case_id), row)
 
-    @post("/parties/{party_id:int}/consent", status_code=200, summary="Record a party's consent to mediation")
+    @post(
+        "/parties/{party_id:int}/consent",
+        status_code=200,
+        summary="Record a party's consent to mediation",
+        raises=MEDIATION_ERRORS,
+    )
     async def consent(
         self, request: Req, case_id: int, party_id: int, data: s.ConsentRecord, mediation: MediationService
     ) -> s.PartyOut:
         row = await mediation.record_consent(request.user, case_id, party_id, data)
         return mediation.party_out(await mediation.viewer(request.user, case_id), row)
 
-    @get("/mediators", summary="The panel: mediators and invited relatives, neighbours, experts")
+    @get(
+        "/mediators",
+        summary="The panel: mediators and invited relatives, neighbours, experts",
+        raises=MEDIATION_ERRORS,
+    )
     async def mediators(self, request: Req, case_id: int, mediation: MediationService) -> list[s.MediatorOut]:
         return (await mediation.summary(request.user, case_id)).mediators
 
-    @post("/mediators", status_code=HTTP_201_CREATED, summary="Appoint a mediator or invite a helper")
+    @post(
+        "/mediators",
+        status_code=HTTP_201_CREATED,
+        summary="Appoint a mediator or invite a helper",
+        raises=MEDIATION_ERRORS,
+    )
     async def add_mediator(
         self, request: Req, case_id: int, data: s.MediatorCreate, mediation: MediationService
     ) -> s.MediatorOut:
         return mediation.mediator_out(await mediation.add_mediator(request.user, case_id, data))
 
-    @post("/recusals", status_code=HTTP_201_CREATED, summary="A party objects to a mediator")
+    @post(
+        "/recusals",
+        status_code=HTTP_201_CREATED,
+        summary="A party objects to a mediator",
+        raises=MEDIATION_ERRORS,
+    )
     async def recuse(
         self, request: Req, case_id: int, data: s.RecusalCreate, mediation: MediationService
     ) -> s.RecusalOut:
         return s.RecusalOut(**await mediation.recuse(request.user, case_id, data))
 
-    @get("/sessions", summary="Sessions (a party sees those they attend and public ones)")
+    @get(
+        "/sessions",
+        summary="Sessions (a party sees those they attend and public ones)",
+        raises=MEDIATION_ERRORS,
+    )
     async def sessions(self, request: Req, case_id: int, mediation: MediationService) -> list[s.SessionOut]:
         return (await mediation.summary(request.user, case_id)).sessions
 
-    @post("/sessions", status_code=HTTP_201_CREATED, summary="Schedule a session; attendees are notified")
+    @post(
+        "/sessions",
+        status_code=HTTP_201_CREATED,
+        summary="Schedule a session; attendees are notified",
+        raises=MEDIATION_ERRORS,
+    )
     async def schedule(
         self, request: Req, case_id: int, data: s.SessionCreate, mediation: MediationService
     ) -> s.SessionOut:
         row = await mediation.schedule(request.user, case_id, data)
         return mediation.session_out(await mediation.viewer(request.user, case_id), row)
 
-    @post("/sessions/{session_id:int}/hold", status_code=200, summary="Record a held session")
+    @post(
+        "/sessions/{session_id:int}/hold",
+        status_code=200,
+        summary="Record a held session",
+        raises=MEDIATION_ERRORS,
+    )
     async def hold(
         self, request: Req, case_id: int, session_id: int, data: s.SessionHold, mediation: MediationService
     ) -> s.SessionOut:
         row = await mediation.hold(request.user, case_id, session_id, data)
         return mediation.session_out(await mediation.viewer(request.user, case_id), row)
 
-    @post("/sessions/{session_id:int}/postpone", status_code=200, summary="Postpone a session")
+    @post(
+        "/sessions/{session_id:int}/postpone",
+        status_code=200,
+        summary="Postpone a session",
+        raises=MEDIATION_ERRORS,
+    )
     async def postpone(
         self,
         request: Req,
@@ -115,26 +173,44 @@ class MediationController(Controller):
         row = await mediation.postpone(request.user, case_id, session_id, data)
         return mediation.session_out(await mediation.viewer(request.user, case_id), row)
 
-    @get("/agreement", summary="The written agreement, its signatures, countdown and performance checks")
+    @get(
+        "/agreement",
+        summary="The written agreement, its signatures, countdown and performance checks",
+        raises=MEDIATION_ERRORS,
+    )
     async def agreement(self, request: Req, case_id: int, mediation: MediationService) -> s.AgreementOut:
         _, agreement = await mediation.agreement_for(request.user, case_id)
         return await mediation.agreement_out(agreement, mediation.now())
 
-    @put("/agreement", summary="Draft or revise the agreement (409 once every party has signed)")
+    @put(
+        "/agreement",
+        summary="Draft or revise the agreement (409 once every party has signed)",
+        raises=MEDIATION_ERRORS,
+    )
     async def write_agreement(
         self, request: Req, case_id: int, data: s.AgreementWrite, mediation: MediationService
     ) -> s.AgreementOut:
         agreement = await mediation.write_agreement(request.user, case_id, data)
         return await mediation.agreement_out(agreement, mediation.now())
 
-    @post("/agreement/signatures", status_code=HTTP_201_CREATED, summary="A party signs or accepts orally")
+    @post(
+        "/agreement/signatures",
+        status_code=HTTP_201_CREATED,
+        summary="A party signs or accepts orally",
+        raises=MEDIATION_ERRORS,
+    )
     async def sign(
         self, request: Req, case_id: int, data: s.SignatureCreate, mediation: MediationService
     ) -> s.AgreementOut:
         agreement = await mediation.sign(request.user, case_id, data)
         return await mediation.agreement_out(agreement, mediation.now())
 
-    @post("/agreement/confirmation", status_code=200, summary="The parties applied for judicial confirmation")
+    @post(
+        "/agreement/confirmation",
+        status_code=200,
+        summary="The parties applied for judicial confirmation",
+        raises=MEDIATION_ERRORS,
+    )
     async def confirmation(
         self, request: Req, case_id: int, data: s.ConfirmationCreate, mediation: MediationService
     ) -> s.AgreementOut:
@@ -142,19 +218,29 @@ class MediationController(Controller):
         _, agreement = await mediation.agreement_for(request.user, case_id)
         return await mediation.agreement_out(agreement, mediation.now())
 
-    @post("/agreement/checks", status_code=HTTP_201_CREATED, summary="Record a performance check")
+    @post(
+        "/agreement/checks",
+        status_code=HTTP_201_CREATED,
+        summary="Record a performance check",
+        raises=MEDIATION_ERRORS,
+    )
     async def check(
         self, request: Req, case_id: int, data: s.CheckCreate, mediation: MediationService
     ) -> s.CheckOut:
         return s.CheckOut(**await mediation.check_performance(request.user, case_id, data))
 
-    @get("/agreement/page", media_type=MediaType.HTML, summary="The agreement as a printable page")
+    @get(
+        "/agreement/page",
+        media_type=MediaType.HTML,
+        summary="The agreement as a printable page",
+        raises=MEDIATION_ERRORS,
+    )
     async def page(self, request: Req, case_id: int, mediation: MediationService) -> str:
         _, agreement = await mediation.agreement_for(request.user, case_id)
         model = document_model(agreement, await mediation.signatures_for_document(agreement))
         return render_page(model)
 
-    @get("/agreement/pdf", summary="The agreement as a PDF")
+    @get("/agreement/pdf", summary="The agreement as a PDF", raises=MEDIATION_ERRORS)
     async def pdf(self, request: Req, case_id: int, mediation: MediationService) -> Response[bytes]:
         _, agreement = await mediation.agreement_for(request.user, case_id)
         model = document_model(agreement, await mediation.signatures_for_document(agreement))
@@ -171,6 +257,10 @@ class FollowUpController(Controller):
     tags = ["mediation"]
     dependencies = {"mediation": Provide(provide_mediation, sync_to_thread=False)}
 
-    @get("/follow-ups", summary="Signed agreements in the caller's care: confirmation countdowns, checks due")
+    @get(
+        "/follow-ups",
+        summary="Signed agreements in the caller's care: confirmation countdowns, checks due",
+        raises=FOLLOW_UP_ERRORS,
+    )
     async def follow_ups(self, request: Req, mediation: MediationService) -> list[s.FollowUp]:
         return await mediation.follow_ups(request.user)

@@ -9,12 +9,13 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from jiesu.accounts.security import Principal, require_roles
-from jiesu.errors import field_error
+from jiesu.errors import AlreadyExists, field_error
 from jiesu.reports.export import render_csv
 from jiesu.reports.rates import GroupBy
 from jiesu.reports.service import ReportService
@@ -22,6 +23,10 @@ from jiesu.reports.sql import resolve_scope
 
 Format = Literal["json", "csv"]
 Sections = list[tuple[str, list[dict[str, Any]]]]
+
+
+# The error answers declared in the OpenAPI schema (400 is declared by Litestar for handlers with input).
+REPORT_ERRORS = [NotAuthorizedException, PermissionDeniedException, NotFoundException, AlreadyExists]
 
 
 class ExclusionCreate(BaseModel):
@@ -72,7 +77,11 @@ class ReportController(Controller):
     guards = [require_roles("worker", "dispatcher", "supervisor", "admin")]
     dependencies = {"reports": Provide(provide_reports, sync_to_thread=False)}
 
-    @get("/rates", summary="Received, the three rates, the composite score, times, reopen and return rates")
+    @get(
+        "/rates",
+        summary="Received, the three rates, the composite score, times, reopen and return rates",
+        raises=REPORT_ERRORS,
+    )
     async def rates(
         self,
         request: Request[Principal, Any, Any],
@@ -99,7 +108,11 @@ class ReportController(Controller):
             lambda: [("rates", [body["total"], *body["groups"]]), ("exclusions", body["exclusions"])],
         )
 
-    @get("/overdue", summary="Open cases overdue now and about to be, by clock and by level")
+    @get(
+        "/overdue",
+        summary="Open cases overdue now and about to be, by clock and by level",
+        raises=REPORT_ERRORS,
+    )
     async def overdue(
         self,
         request: Request[Principal, Any, Any],
@@ -113,7 +126,11 @@ class ReportController(Controller):
         body = await reports.overdue(scope, within)
         return answer(request, format, "overdue", body, lambda: overdue_sections(body))
 
-    @get("/hotspots", summary="Rising jurisdiction x category clusters and repeated addresses")
+    @get(
+        "/hotspots",
+        summary="Rising jurisdiction x category clusters and repeated addresses",
+        raises=REPORT_ERRORS,
+    )
     async def hotspots(
         self,
         request: Request[Principal, Any, Any],
@@ -137,7 +154,11 @@ class ReportController(Controller):
             ],
         )
 
-    @get("/timeline/{case_id:int}", summary="One case's clocks: started, extended, met or missed")
+    @get(
+        "/timeline/{case_id:int}",
+        summary="One case's clocks: started, extended, met or missed",
+        raises=REPORT_ERRORS,
+    )
     async def timeline(
         self,
         request: Request[Principal, Any, Any],
@@ -148,7 +169,7 @@ class ReportController(Controller):
         body = await reports.timeline(request.user, case_id)
         return answer(request, format, f"timeline-{case_id}", body, lambda: timeline_sections(body))
 
-    @get("/exclusions", summary="Every exclusion in the caller's scope")
+    @get("/exclusions", summary="Every exclusion in the caller's scope", raises=REPORT_ERRORS)
     async def list_exclusions(
         self,
         request: Request[Principal, Any, Any],
@@ -165,6 +186,7 @@ class ReportController(Controller):
         status_code=HTTP_201_CREATED,
         guards=[require_roles("supervisor", "admin")],
         summary='Mark a case "unreasonable demand": left out of the rates, listed in every report',
+        raises=REPORT_ERRORS,
     )
     async def exclude(
         self, request: Request[Principal, Any, Any], reports: ReportService, data: ExclusionCreate

@@ -57,7 +57,7 @@ def _field_type(spec: FieldSpec) -> Any:
         case "datetime":
             return AwareDatetime
         case "case":
-            return Annotated[int, Field(ge=1, strict=True)]
+            return Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
     raise ValueError(spec.type)
 
 

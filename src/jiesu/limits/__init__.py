@@ -1,0 +1,1 @@
+"""Limits on what a request may bring: body size, storable text, request rates."""

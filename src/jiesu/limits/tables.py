@@ -1,0 +1,10 @@
+from piccolo.columns import Integer, Varchar
+from piccolo.table import Table
+
+
+class RateWindow(Table, tablename="jiesu_rate_window"):
+    """Requests counted per caller and fixed time window, shared by every app process."""
+
+    key = Varchar(length=200, unique=True)  # "<scope>:<caller>:<window start>"
+    window_start = Integer(index=True)  # Unix seconds
+    count = Integer(default=0)

@@ -1,0 +1,211 @@
+"""API fuzzing with schemathesis against the app's own OpenAPI schema, in-process over ASGI.
+
+Shared by the suite (tests/reliability/test_fuzz.py, fewer examples) and ``scripts/bench --fuzz``
+(benchmarks/bench_fuzz.py, the full count). Every operation is fuzzed as every kind of caller, with data
+that fits the schema (positive) and data that does not (negative); positive examples of the case routes
+are pointed at real cases and real actions half of the time so they get past the 404s.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.python import asgi
+from schemathesis.specs.openapi.checks import (
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from jiesu.app import create_app
+from jiesu.config import PROJECT_ROOT, Settings
+from tests.conftest import ADMIN_PASSWORD, PASSWORD, WORLD_JURISDICTIONS, WORLD_USERS
+
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, negative_data_rejection]
+# One caller of each kind; "filer" holds the access-code token of an anonymous filing.
+ROLES = ("anonymous", "alice", "w1", "disp", "sup", "admin", "filer")
+FUZZ_SEED = 20261123
+CASE_BODY = {
+    "kind": "complaint",
+    "category": "neighbour_noise",
+    "title": "Noise at night",
+    "description": "Music after midnight.",
+    "address": "Building 3",
+    "jurisdiction_code": "C1",
+    "contact": {"name": "Fuzz Filer", "phone": "13800000000"},
+}
+
+
+@dataclass
+class FuzzReport:
+    requests: int = 0
+    seconds: float = 0.0
+    failures: dict[str, str] = field(default_factory=dict)  # one example per distinct failure
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class World:
+    headers: dict[str, dict[str, str]]
+    case_ids: list[int]
+    actions: list[str]
+
+
+def fuzz_settings(database_url: str, var_dir: Path) -> Settings:
+    return Settings.from_env(
+        database_url=database_url,
+        var_dir=var_dir,
+        workflows_dir=PROJECT_ROOT / "workflows",
+        secret_key="fuzz-secret-key-fuzz-secret-key-0123456789",
+        admin_password=ADMIN_PASSWORD,
+        password_hash_profile="fast",
+        demo=False,
+        anonymous_intake_per_minute=100_000,  # the limiter stays in the path without refusing the fuzzer
+    )
+
+
+def _ok(response: Any, status: int) -> Any:
+    assert response.status_code == status, f"{response.status_code}: {response.text}"
+    return response.json()
+
+
+def build_world(client: asgi.ASGIClient, actions: list[str]) -> World:
+    """The conftest world, a few cases in several states, and a token for every role."""
+
+    def token(username: str, password: str = PASSWORD) -> dict[str, str]:
+        body = _ok(client.post("/api/auth/token", json={"username": username, "password": password}), 200)
+        return {"Authorization": f"Bearer {body['access_token']}"}
+
+    admin = token("admin", ADMIN_PASSWORD)
+    for code, name, level, parent in WORLD_JURISDICTIONS:
+        body = {"code": code, "name": name, "level": level, "parent_code": parent}
+        _ok(client.post("/api/jurisdictions", json=body, headers=admin), 201)
+    for username, role, jurisdiction in WORLD_USERS:
+        body = {
+            "username": username,
+            "password": PASSWORD,
+            "role": role,
+            "display_name": username.title(),
+            "phone": "13900000000",
+            "jurisdiction_code": jurisdiction,
+        }
+        _ok(client.post("/api/users", json=body, headers=admin), 201)
+    headers = {name: token(name) for name in ROLES if name not in ("anonymous", "filer", "admin")}
+    headers["admin"], headers["anonymous"] = admin, {}
+    anonymous = _ok(client.post("/api/cases", json=CASE_BODY), 201)
+    tracked = client.post(
+        "/api/track",
+        json={"tracking_no": anonymous["tracking_no"], "access_code": anonymous["access_code"]},
+    )
+    headers["filer"] = {"Authorization": f"Bearer {_ok(tracked, 200)['access_token']}"}
+    case_ids = [anonymous["id"]]
+    for extra in ({}, {"category": None}, {"jurisdiction_code": "C3"}):
+        filed = _ok(client.post("/api/cases", json={**CASE_BODY, **extra}, headers=headers["alice"]), 201)
+        case_ids.append(filed["id"])
+    dispatched = client.post(
+        f"/api/cases/{case_ids[1]}/actions/dispatch",
+        json={"version": 2, "assignee": "w1"},
+        headers=headers["disp"],
+    )
+    _ok(dispatched, 200)
+    return World(headers=headers, case_ids=case_ids, actions=actions)
+
+
+@contextmanager
+def running_app(database_url: str, var_dir: Path) -> Iterator[tuple[Any, World]]:
+    """The app with its lifespan running in schemathesis's ASGI portal, and the world built."""
+    app = create_app(fuzz_settings(database_url, var_dir))
+    actions = sorted(app.state.workflow.spec.actions)
+    try:
+        with asgi.get_client(app) as client:
+            world = build_world(client, actions)
+            yield app, world
+    finally:
+        asgi.shutdown_lifespans()
+
+
+def _aimed(operation: Any, world: World) -> st.SearchStrategy[Any]:
+    """Positive cases, half of them pointed at a real case id and a real action."""
+    plain = operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
+    names = {p.name for p in operation.path_parameters}
+    if "case_id" not in names:
+        return plain
+
+    def aim(parts: tuple[Any, int, str]) -> Any:
+        case, case_id, action = parts
+        case.path_parameters = {**(case.path_parameters or {}), "case_id": case_id}
+        if "action" in names:
+            case.path_parameters["action"] = action
+        return case
+
+    aimed = st.tuples(plain, st.sampled_from(world.case_ids), st.sampled_from(world.actions)).map(aim)
+    return st.one_of(plain, aimed)
+
+
+def fuzz(
+    database_url: str,
+    var_dir: Path,
+    examples: int,
+    roles: tuple[str, ...] = ROLES,
+    per_role: bool = True,
+) -> FuzzReport:
+    """Fuzz every operation. ``per_role``: ``examples`` for each role; otherwise shared among roles."""
+    report = FuzzReport()
+    started = time.perf_counter()
+    with running_app(database_url, var_dir) as (app, world):
+        schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            groups = [(role,) for role in roles] if per_role else [roles]
+            for group in groups:
+                _fuzz_operation(operation, world, group, examples, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _auth_headers(operation: Any, case: Any, role_headers: dict[str, str]) -> dict[str, str]:
+    """The role's token in place of the generated one; none when a negative case dropped a required one."""
+    auth_optional = operation.definition.raw.get("security") == [{}]
+    generated = {name.lower() for name in (case.headers or {})}
+    if auth_optional or "authorization" in generated:
+        return role_headers
+    return {}
+
+
+def _fuzz_operation(
+    operation: Any, world: World, roles: tuple[str, ...], examples: int, report: FuzzReport
+) -> None:
+    cases = st.one_of(
+        _aimed(operation, world), operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+    )
+
+    @seed(FUZZ_SEED)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=["generate"],
+    )
+    @given(case=cases, role=st.sampled_from(roles))
+    def run(case: Any, role: str) -> None:
+        response = case.call(headers=_auth_headers(operation, case, world.headers[role]))
+        report.requests += 1
+        report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except (Exception, BaseExceptionGroup) as exc:  # collected: one run shows every failure
+            key = f"{operation.label} as {role}: {type(exc).__name__}: {str(exc).splitlines()[0:3]}"
+            report.failures.setdefault(key[:300], f"{case.as_curl_command()}\n{exc}"[:3000])
+
+    run()
