@@ -25,6 +25,8 @@ from jiesu.cases.service import CaseService
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import EXCEPTION_HANDLERS
+from jiesu.open311.api import Open311Controller, Open311KeyController
+from jiesu.open311.keys import KeyService
 from jiesu.routing.catalogue import load_catalogue
 from jiesu.workflow import load_workflow
 
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             QueueController,
             TrackController,
             AuditController,
+            Open311Controller,
+            Open311KeyController,
         ],
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
@@ -83,6 +87,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "jwt_auth": jwt_auth,
                 "accounts": accounts,
                 "cases": cases,
+                "open311_keys": KeyService(clock, settings.open311_rate_per_minute),
             }
         ),
         debug=False,
