@@ -27,6 +27,10 @@ from jiesu.config import Settings
 from jiesu.errors import EXCEPTION_HANDLERS
 from jiesu.open311.api import Open311Controller, Open311KeyController
 from jiesu.open311.keys import KeyService
+from jiesu.ops import middleware as observability
+from jiesu.ops.api import metrics_endpoint
+from jiesu.ops.logs import configure_logging, get_logger
+from jiesu.ops.metrics import HttpMetrics
 from jiesu.routing.catalogue import load_catalogue
 from jiesu.workflow import load_workflow
 
@@ -42,6 +46,8 @@ async def health() -> dict[str, str]:
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> Litestar:
     """The app; ``clock`` is the time source of every service (tests pass a fake one)."""
     settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    http_metrics = HttpMetrics()
     workflow = load_workflow(settings.workflows_dir / "case.yaml")
     catalogue = load_catalogue(settings.workflows_dir / "categories.yaml")
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
@@ -51,6 +57,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.start(settings.database_url, migrate=settings.migrate_on_start)
+        get_logger("jiesu").info("started", database="sqlite" if settings.is_sqlite else "postgresql")
         try:
             await accounts.ensure_admin(settings.admin_password)
             if settings.demo:
@@ -74,9 +81,10 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             AuditController,
             Open311Controller,
             Open311KeyController,
+            metrics_endpoint,
         ],
         lifespan=[lifespan],
-        on_app_init=[jwt_auth.on_app_init],
+        on_app_init=[jwt_auth.on_app_init, observability.install(http_metrics)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
         state=State(
@@ -88,6 +96,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "accounts": accounts,
                 "cases": cases,
                 "open311_keys": KeyService(clock, settings.open311_rate_per_minute),
+                "http_metrics": http_metrics,
             }
         ),
         debug=False,

@@ -26,7 +26,10 @@ def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]]) -> An
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from jiesu.ops.logs import configure_logging
+
     settings = Settings.from_env()
+    configure_logging(settings.log_level)
     uvicorn.run(
         "jiesu.app:create_app",
         factory=True,
@@ -34,6 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers,
         log_level="info",
+        log_config=None,  # uvicorn's own loggers go through jiesu's JSON logging
         access_log=False,
     )
     return 0

@@ -28,8 +28,10 @@ from jiesu.open311.mapping import (
     service_out,
 )
 from jiesu.open311.render import Open311Error, error_response, respond, split_format
+from jiesu.ops.logs import get_logger
 from jiesu.routing.catalogue import Catalogue, Category
 
+log = get_logger("jiesu.open311")
 MAX_WINDOW = timedelta(days=90)
 MAX_RESULTS = 1000
 # CaseCreate's fields under the names an Open311 client sent them.
@@ -205,6 +207,7 @@ class Open311Controller(Controller):
         data = await self._case_from_form(form, request.app.state.catalogue)
         filed = await cases.file_case(None, data, channel="open311")
         case = filed.case
+        log.info("open311.filed", key_id=check.key_id, case_id=case["id"], service_code=case["category"])
         due = case["response_due"]
         notice = f"received as {case['tracking_no']}; a first contact is due by {due:%Y-%m-%d %H:%M} UTC"
         body = [{"service_request_id": case["tracking_no"], "service_notice": notice, "account_id": None}]
