@@ -31,6 +31,8 @@ from jiesu.ops import middleware as observability
 from jiesu.ops.api import metrics_endpoint
 from jiesu.ops.logs import configure_logging, get_logger
 from jiesu.ops.metrics import HttpMetrics
+from jiesu.rights.api import MeController, RetentionController
+from jiesu.rights.service import RightsService, retention_lifespan
 from jiesu.routing.catalogue import load_catalogue
 from jiesu.workflow import load_workflow
 
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
     accounts = AccountService(Passwords(settings.password_hash_profile), clock)
     cases = CaseService(workflow, catalogue, settings.secret_key, clock)
+    rights = RightsService(clock, settings.retention_days)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -82,8 +85,10 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             Open311Controller,
             Open311KeyController,
             metrics_endpoint,
+            MeController,
+            RetentionController,
         ],
-        lifespan=[lifespan],
+        lifespan=[lifespan, retention_lifespan(rights, settings.retention_interval_seconds)],
         on_app_init=[jwt_auth.on_app_init, observability.install(http_metrics)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
@@ -97,6 +102,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "cases": cases,
                 "open311_keys": KeyService(clock, settings.open311_rate_per_minute),
                 "http_metrics": http_metrics,
+                "rights": rights,
             }
         ),
         debug=False,

@@ -51,6 +51,7 @@ class Settings:
     open311_rate_per_minute: int = 60
     # Cases closed longer ago than this are anonymised; 0 turns automatic anonymisation off.
     retention_days: int = 0
+    retention_interval_seconds: float = 3600.0
     log_level: str = "INFO"
 
     @property
@@ -74,6 +75,7 @@ class Settings:
             "migrate_on_start": _flag(env.get("JIESU_MIGRATE_ON_START"), True),
             "open311_rate_per_minute": int(env.get("JIESU_OPEN311_RATE_PER_MINUTE", "60")),
             "retention_days": int(env.get("JIESU_RETENTION_DAYS", "0")),
+            "retention_interval_seconds": float(env.get("JIESU_RETENTION_INTERVAL_SECONDS", "3600")),
             "log_level": env.get("JIESU_LOG_LEVEL", "INFO"),
         }
         values.update(overrides)

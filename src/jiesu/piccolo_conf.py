@@ -9,6 +9,7 @@ APP_REGISTRY = AppRegistry(
         "jiesu.audit.piccolo_app",
         "jiesu.notify.piccolo_app",
         "jiesu.open311.piccolo_app",
+        "jiesu.rights.piccolo_app",
     ]
 )
 

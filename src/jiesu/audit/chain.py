@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from jiesu.audit import seals as sealing
 from jiesu.audit.tables import AuditHead, CaseEvent
 
 GENESIS_HASH = "0" * 64
@@ -24,16 +25,17 @@ def canonical_json(value: Any) -> str:
 
 
 def _canonical_event(event: dict[str, Any]) -> str:
+    actor, fields = sealing.hashed_view(event, json.loads(event["fields"]))
     return canonical_json(
         {
             "seq": event["seq"],
             "case_id": event["case_id"],
-            "actor": event["actor"],
+            "actor": actor,
             "actor_role": event["actor_role"],
             "action": event["action"],
             "from_state": event["from_state"],
             "to_state": event["to_state"],
-            "fields": json.loads(event["fields"]),
+            "fields": fields,
             "created_at": event["created_at"],
         }
     )
@@ -73,6 +75,7 @@ async def append_event(
         "fields": canonical_json(fields),
         "created_at": at.isoformat(timespec="microseconds"),
         "prev_hash": bumped[0]["hash"],
+        "seals": canonical_json(sealing.seal_event(actor, actor_role, fields)),
     }
     event["hash"] = event_hash(event["prev_hash"], event)
     await CaseEvent.insert(CaseEvent(**event))
@@ -95,6 +98,10 @@ async def verify_chain() -> ChainReport:
     head = await AuditHead.select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).first()
     head_seq, head_hash = (head["seq"], head["hash"]) if head else (0, GENESIS_HASH)
     prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+    erased_cases = {
+        row["case_id"]
+        for row in await CaseEvent.select(CaseEvent.case_id).where(CaseEvent.action == sealing.ERASURE_ACTION)
+    }
     while True:
         batch = (
             await CaseEvent.select()
@@ -110,6 +117,8 @@ async def verify_chain() -> ChainReport:
                 problem = "prev_hash does not match the hash of the event before"
             elif event_hash(prev_hash, event) != event["hash"]:
                 problem = "the event's content does not match its hash (edited)"
+            else:
+                problem = sealing.seal_problem(event, erased_cases)
             if problem:
                 return ChainReport(False, checked, head_seq, head_hash, expected_seq, problem)
             prev_hash, expected_seq, checked = event["hash"], expected_seq + 1, checked + 1

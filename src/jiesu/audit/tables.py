@@ -10,10 +10,11 @@ class CaseEvent(Table, tablename="jiesu_case_event"):
     action = Varchar(length=32)
     from_state = Varchar(length=16, null=True, default=None)
     to_state = Varchar(length=16)
-    fields = Text()  # canonical JSON, exactly as hashed
+    fields = Text()  # canonical JSON; personal values are hashed through their seals (audit/seals.py)
     created_at = Varchar(length=40)  # ISO-8601 UTC, exactly as hashed
     prev_hash = Varchar(length=64)
     hash = Varchar(length=64)
+    seals = Text(default="")  # JSON {field: {salt, digest}}; empty for events sealed before seals existed
 
 
 class AuditHead(Table, tablename="jiesu_audit_head"):
