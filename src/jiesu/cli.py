@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from jiesu import db
@@ -88,6 +89,42 @@ def cmd_demo(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from jiesu.ops.backup import BackupError, backup
+
+    try:
+        print(backup(Settings.from_env().database_url, Path(args.path)))
+    except BackupError as exc:
+        print(f"jiesu backup: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from jiesu.ops.backup import BackupError, restore
+
+    try:
+        print(restore(Settings.from_env().database_url, Path(args.path), force=args.force))
+    except BackupError as exc:
+        print(f"jiesu restore: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_retention_run(_: argparse.Namespace) -> int:
+    from jiesu.clock import system_clock
+    from jiesu.rights.service import RightsService
+
+    settings = Settings.from_env()
+    if settings.retention_days <= 0:
+        print("retention: JIESU_RETENTION_DAYS is not set; nothing is anonymised")
+        return 0
+    rights = RightsService(system_clock, settings.retention_days)
+    count = _with_database(settings, rights.anonymise_expired)
+    print(f"retention: anonymised {count} cases closed more than {settings.retention_days} days ago")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jiesu", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="the audit chain").add_subparsers(dest="sub", required=True)
     audit.add_parser("verify", help="recompute the hash chain").set_defaults(run=cmd_audit_verify)
+
+    backup = commands.add_parser("backup", help="back up the database to PATH (safe while serving)")
+    backup.add_argument("path")
+    backup.set_defaults(run=cmd_backup)
+    restore = commands.add_parser("restore", help="restore PATH into an empty database")
+    restore.add_argument("path")
+    restore.add_argument("--force", action="store_true", help="replace a database that holds data")
+    restore.set_defaults(run=cmd_restore)
+    retention = commands.add_parser("retention", help="residents' data retention").add_subparsers(
+        dest="sub", required=True
+    )
+    retention.add_parser(
+        "run", help="anonymise cases closed longer ago than JIESU_RETENTION_DAYS"
+    ).set_defaults(run=cmd_retention_run)
     return parser
 
 
