@@ -29,7 +29,7 @@ from jiesu.open311.api import Open311Controller, Open311KeyController
 from jiesu.open311.keys import KeyService
 from jiesu.ops import middleware as observability
 from jiesu.ops.api import metrics_endpoint
-from jiesu.ops.logs import configure_logging, get_logger
+from jiesu.ops.logs import configure_logging, get_logger, log_unexpected
 from jiesu.ops.metrics import HttpMetrics
 from jiesu.rights.api import MeController, RetentionController
 from jiesu.rights.service import RightsService, retention_lifespan
@@ -91,6 +91,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         lifespan=[lifespan, retention_lifespan(rights, settings.retention_interval_seconds)],
         on_app_init=[jwt_auth.on_app_init, observability.install(http_metrics)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        logging_config=None,  # jiesu.ops.logs configures logging (JSON, scrubbed) for the process
+        after_exception=[log_unexpected],
         openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
         state=State(
             {

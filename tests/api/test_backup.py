@@ -64,6 +64,7 @@ async def test_backup_while_writing_restores_into_an_empty_database_that_verifie
     await writer
     assert made.code == 0, made.err
     assert backup_file.is_file() and not backup_file.with_name("jiesu.backup.partial").exists()
+    assert backup_file.stat().st_mode & 0o077 == 0  # personal data: readable by the owner only
     assert filed_at_end > filed_at_start  # the server kept writing while the backup ran
 
     if is_postgres_url(settings.database_url):

@@ -82,6 +82,7 @@ def _sqlite_backup(database: Path, target: Path) -> str:
     finally:
         destination.close()
         source.close()
+    os.chmod(partial, 0o600)  # a backup holds personal data
     os.replace(partial, target)
     return f"backed up {database} to {target} ({rows} rows in users, cases and events)"
 
@@ -121,6 +122,7 @@ def _run(command: list[str]) -> None:
 def _pg_backup(database_url: str, target: Path) -> str:
     partial = target.with_name(target.name + ".partial")
     _run([_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={partial}", f"--dbname={database_url}"])
+    os.chmod(partial, 0o600)  # a backup holds personal data
     os.replace(partial, target)
     return f"backed up the PostgreSQL database to {target}"
 
