@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse, urlunparse
 
 import asyncpg
 import httpx
@@ -40,12 +42,29 @@ async def reset_postgres(url: str) -> None:
         await connection.close()
 
 
+async def worker_pg_url() -> str:
+    """JIESU_TEST_PG_URL, or under pytest-xdist a database of this worker's own beside it."""
+    assert PG_URL
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return PG_URL
+    parsed = urlparse(PG_URL)
+    name = f"{parsed.path.lstrip('/')}_{worker}"
+    connection = await asyncpg.connect(PG_URL)
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return urlunparse(parsed._replace(path=f"/{name}"))
+
+
 @pytest.fixture(params=BACKENDS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
-        assert PG_URL
-        await reset_postgres(PG_URL)
-        return PG_URL
+        url = await worker_pg_url()
+        await reset_postgres(url)
+        return url
     return f"sqlite:///{tmp_path / 'jiesu.db'}"
 
 
@@ -62,10 +81,28 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+class MovableClock:
+    """Real time plus an offset that a test can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+async def client(settings: Settings, clock: MovableClock) -> AsyncIterator[httpx.AsyncClient]:
     """The app in the test's own event loop, so concurrent requests really run concurrently."""
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     async with (
         LifespanManager(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http,

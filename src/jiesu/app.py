@@ -25,6 +25,9 @@ from jiesu.cases.service import CaseService
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import EXCEPTION_HANDLERS
+from jiesu.mediation.api import FollowUpController, MediationController
+from jiesu.mediation.config import load_clocks
+from jiesu.mediation.service import MediationService
 from jiesu.open311.api import Open311Controller, Open311KeyController
 from jiesu.open311.keys import KeyService
 from jiesu.ops import middleware as observability
@@ -55,6 +58,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
     accounts = AccountService(Passwords(settings.password_hash_profile), clock)
     cases = CaseService(workflow, catalogue, settings.secret_key, clock)
+    mediation = MediationService(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
+    cases.effect_hooks.append(mediation.case_effects)
     rights = RightsService(clock, settings.retention_days)
 
     @asynccontextmanager
@@ -82,6 +87,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             QueueController,
             TrackController,
             AuditController,
+            MediationController,
+            FollowUpController,
             Open311Controller,
             Open311KeyController,
             metrics_endpoint,
@@ -102,6 +109,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "jwt_auth": jwt_auth,
                 "accounts": accounts,
                 "cases": cases,
+                "mediation": mediation,
                 "open311_keys": KeyService(clock, settings.open311_rate_per_minute),
                 "http_metrics": http_metrics,
                 "rights": rights,

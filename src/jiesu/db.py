@@ -6,11 +6,16 @@ so the app, the CLI, Piccolo's migration runner and the tests all share one swit
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
 import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from piccolo.engine.base import Engine
@@ -75,16 +80,151 @@ def is_sqlite() -> bool:
     return current_engine().engine_type == "sqlite"
 
 
-def write_transaction():  # type: ignore[no-untyped-def]
-    """One transaction per business operation.
+_scratch: ContextVar[dict[str, Any] | None] = ContextVar("jiesu_transaction_scratch", default=None)
 
-    On SQLite it begins IMMEDIATE, so a transaction that reads then writes waits for the busy timeout
-    instead of failing with "database is locked" when it upgrades its lock.
+
+def transaction_scratch() -> dict[str, Any]:
+    """Per-transaction storage; the ``"before_commit"`` list holds hooks run just before COMMIT."""
+    scratch = _scratch.get()
+    if scratch is None:
+        raise RuntimeError("this must run inside jiesu.db.write_transaction()")
+    return scratch
+
+
+def before_commit(hook: Callable[[], Awaitable[None]]) -> None:
+    hooks = transaction_scratch().setdefault("before_commit", [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+class GroupCommitWriter:
+    """Group commit: write units run one at a time on one open transaction, committed together.
+
+    Each unit (one business operation) runs inside a SAVEPOINT, so a failing unit is rolled back alone.
+    When a unit finishes and no other unit is waiting (or the batch is full), the batch commits: one
+    fsync for every operation that queued up meanwhile. Callers return only after their commit.
     """
+
+    MAX_BATCH = 256
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = asyncio.Lock()
+        self._queued = 0
+        self._transaction: Any = None
+        self._committed: list[asyncio.Future[None]] = []
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[None]:
+        self._queued += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._queued -= 1
+        committed: asyncio.Future[None] | None = None
+        try:
+            if self._transaction is None:
+                self._transaction = await self._begin()
+            transaction = self._transaction
+            savepoint = await transaction.savepoint("jiesu_unit")
+            token = self.engine.current_transaction.set(transaction)
+            try:
+                yield
+            except BaseException:
+                await savepoint.rollback_to()
+                await savepoint.release()
+                raise
+            finally:
+                self.engine.current_transaction.reset(token)
+            await savepoint.release()
+            committed = asyncio.get_running_loop().create_future()
+            self._committed.append(committed)
+        finally:
+            try:
+                if self._transaction is not None and (
+                    self._queued == 0 or len(self._committed) >= self.MAX_BATCH
+                ):
+                    # Shielded: a cancelled request must not leave the others' commit unfinished.
+                    await asyncio.shield(self._commit())
+            finally:
+                self._lock.release()
+        await committed
+
+    async def _begin(self) -> Any:
+        engine = self.engine
+        if isinstance(engine, SQLiteEngine):
+            transaction = engine.transaction(transaction_type=TransactionType.immediate)
+            transaction.connection = await transaction.get_connection()
+        else:
+            transaction = engine.transaction()
+            transaction.connection = await transaction.get_connection()
+            transaction.transaction = transaction.connection.transaction()
+        try:
+            await transaction.begin()
+        except BaseException:
+            await self._release(transaction)
+            raise
+        return transaction
+
+    async def _commit(self) -> None:
+        transaction, waiting = self._transaction, self._committed
+        self._transaction, self._committed = None, []
+        try:
+            if waiting:
+                await transaction.commit()
+            else:
+                await transaction.rollback()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await transaction.rollback()
+            for future in waiting:
+                future.set_exception(exc)
+            waiting = []
+        finally:
+            await self._release(transaction)
+        for future in waiting:
+            future.set_result(None)
+
+    async def _release(self, transaction: Any) -> None:
+        engine = self.engine
+        if isinstance(engine, PostgresEngine) and engine.pool:
+            await engine.pool.release(transaction.connection)
+        else:
+            await transaction.connection.close()
+
+
+_writer: GroupCommitWriter | None = None
+
+
+def writer() -> GroupCommitWriter:
+    global _writer
     engine = current_engine()
-    if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
+    if _writer is None or _writer.engine is not engine:
+        _writer = GroupCommitWriter(engine)
+    return _writer
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[None]:
+    """One business operation, atomic, answered only after its COMMIT (group commit, see above).
+
+    An inner call joins the outer operation. On SQLite the batch begins IMMEDIATE, so another process
+    waits for the busy timeout instead of failing with "database is locked". Hooks registered with
+    ``before_commit`` run last in the operation: the audit chain appends there, so the chain head is
+    locked only for the final statements.
+    """
+    if _scratch.get() is not None:
+        yield
+        return
+    scratch: dict[str, Any] = {}
+    token = _scratch.set(scratch)
+    try:
+        async with writer().unit():
+            yield
+            for hook in scratch.get("before_commit", []):
+                await hook()
+    finally:
+        _scratch.reset(token)
 
 
 def prepare_sqlite_file(path: Path) -> None:

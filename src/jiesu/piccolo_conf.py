@@ -8,6 +8,7 @@ APP_REGISTRY = AppRegistry(
         "jiesu.cases.piccolo_app",
         "jiesu.audit.piccolo_app",
         "jiesu.notify.piccolo_app",
+        "jiesu.mediation.piccolo_app",
         "jiesu.open311.piccolo_app",
         "jiesu.rights.piccolo_app",
     ]

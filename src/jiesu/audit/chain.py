@@ -2,7 +2,8 @@
 
 Each event's hash is SHA-256 over the previous event's hash and the canonical JSON of the event
 (sorted keys, no spaces, UTF-8). The head row holds the last sequence number and hash; bumping it with
-an UPDATE is what serialises appenders, on SQLite and PostgreSQL alike, and lets a truncated tail show.
+an UPDATE is what serialises appenders, on SQLite and PostgreSQL alike, and lets a truncated tail
+show. Events are chained at the end of their transaction, so the head is locked only briefly.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from jiesu.audit import seals as sealing
 from jiesu.audit.tables import AuditHead, CaseEvent
+from jiesu.db import before_commit, transaction_scratch
 
 GENESIS_HASH = "0" * 64
 VERIFY_BATCH = 5000
@@ -55,32 +57,46 @@ async def append_event(
     to_state: str,
     fields: dict[str, Any],
     at: datetime,
-) -> dict[str, Any]:
-    """Append one event to the chain. Call inside the write transaction of the change it records."""
+) -> None:
+    """Record one event of the current write transaction; it is chained just before COMMIT."""
+    pending = transaction_scratch().setdefault("audit_events", [])
+    pending.append(
+        {
+            "case_id": case_id,
+            "actor": actor,
+            "actor_role": actor_role,
+            "action": action,
+            "from_state": from_state,
+            "to_state": to_state,
+            "fields": canonical_json(fields),
+            "created_at": at.isoformat(timespec="microseconds"),
+            "seals": canonical_json(sealing.seal_event(actor, actor_role, fields)),
+        }
+    )
+    before_commit(_chain_pending_events)
+
+
+async def _chain_pending_events() -> None:
+    """Bump the head by the number of events (this locks it), hash them in order, write them."""
+    pending = transaction_scratch().pop("audit_events", [])
+    if not pending:
+        return
     bumped = (
-        await AuditHead.update({AuditHead.seq: AuditHead.seq + 1}, use_auto_update=False)
+        await AuditHead.update({AuditHead.seq: AuditHead.seq + len(pending)}, use_auto_update=False)
         .where(AuditHead.id == 1)
         .returning(AuditHead.seq, AuditHead.hash)
     )
     if not bumped:
         raise RuntimeError("the audit head row is missing: run the migrations")
-    event = {
-        "seq": bumped[0]["seq"],
-        "case_id": case_id,
-        "actor": actor,
-        "actor_role": actor_role,
-        "action": action,
-        "from_state": from_state,
-        "to_state": to_state,
-        "fields": canonical_json(fields),
-        "created_at": at.isoformat(timespec="microseconds"),
-        "prev_hash": bumped[0]["hash"],
-        "seals": canonical_json(sealing.seal_event(actor, actor_role, fields)),
-    }
-    event["hash"] = event_hash(event["prev_hash"], event)
-    await CaseEvent.insert(CaseEvent(**event))
-    await AuditHead.update({AuditHead.hash: event["hash"]}).where(AuditHead.id == 1)
-    return event
+    prev_hash, seq = bumped[0]["hash"], bumped[0]["seq"] - len(pending)
+    rows = []
+    for event in pending:
+        seq += 1
+        event.update(seq=seq, prev_hash=prev_hash)
+        event["hash"] = prev_hash = event_hash(prev_hash, event)
+        rows.append(CaseEvent(**event))
+    await CaseEvent.insert(*rows)
+    await AuditHead.update({AuditHead.hash: prev_hash}).where(AuditHead.id == 1)
 
 
 @dataclass(frozen=True)
@@ -133,4 +149,10 @@ async def verify_chain() -> ChainReport:
             checked + 1,
             f"the chain ends at event {checked} but the head records {head_seq} (truncated)",
         )
+    from jiesu.mediation.integrity import check_frozen_agreements
+
+    agreement_problem = await check_frozen_agreements()
+    if agreement_problem:
+        seq, reason = agreement_problem.seq, agreement_problem.reason
+        return ChainReport(False, checked, head_seq, head_hash, seq, reason)
     return ChainReport(True, checked, head_seq, head_hash)

@@ -111,7 +111,8 @@ class CaseController(Controller):
             query = query.where(Case.jurisdiction_path.like(f"%/{jurisdiction.replace('%', '')}/%"))
         if overdue is not None:
             late = (Case.due_at < now) & (Case.state != "closed")
-            query = query.where(late if overdue else ~late)
+            on_time = (Case.due_at >= now) | Case.due_at.is_null() | (Case.state == "closed")
+            query = query.where(late if overdue else on_time)
         if cursor:
             query = query.where(Case.id < decode_cursor(cursor))
         rows = await query.order_by(Case.id, ascending=False).limit(limit + 1)
@@ -177,7 +178,11 @@ class QueueController(Controller):
             query = query.where(cases.visibility_clause(actor)).where(Case.state != "closed")
         rows = await query.order_by(Case.due_at).order_by(Case.priority, ascending=False).limit(limit)
         now = cases.clock()
-        return [CaseOut(**case_out(cases, actor, row, now)) for row in rows]
+        items = [CaseOut(**case_out(cases, actor, row, now)) for row in rows]
+        briefs = await request.app.state.mediation.briefs(rows)
+        for item in items:
+            item.mediation = briefs.get(item.id)
+        return items
 
 
 class TrackController(Controller):

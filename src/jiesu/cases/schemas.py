@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from jiesu.accounts.schemas import Code, Phone
+from jiesu.mediation.schemas import MediationBrief
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -73,6 +74,7 @@ class CaseOut(BaseModel):
     filer_resolved: bool | None
     satisfaction: int | None
     allowed_actions: list[str]
+    mediation: MediationBrief | None = None  # filled in the queue: the mediation clocks and countdowns
 
 
 class FiledCaseOut(CaseOut):

@@ -12,6 +12,7 @@ import hmac
 import json
 import secrets
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +68,9 @@ class CaseService:
         self.catalogue = catalogue
         self._secret = secret_key.encode()
         self.clock = clock
+        # Domain areas that add checks and column changes to case actions (mediation/): (actor, case,
+        # action, payload, now) -> changes; each may raise to refuse the action.
+        self.effect_hooks: list[Callable[..., Awaitable[dict[str, Any]]]] = []
 
     # ---- who may see and do what ------------------------------------------------------------
 
@@ -237,6 +241,8 @@ class CaseService:
         resident = actor if actor is not None and actor.role == "resident" else None
         channel = channel or ("web" if resident else ("hotline" if actor is not None else "anonymous"))
         async with write_transaction():
+            if scoped_key and (replay := await self._replay(scoped_key, request_hash)):
+                return replay  # an earlier retry committed in this group, or just before
             jurisdiction = (
                 await require_jurisdiction(data.jurisdiction_code) if data.jurisdiction_code else None
             )
@@ -366,6 +372,8 @@ class CaseService:
 
     def _state_entry(self, case: dict[str, Any], new_state: str, now: datetime) -> dict[str, Any]:
         """What entering ``new_state`` sets, whatever the action."""
+        if new_state == case["state"]:  # staying in a state (e.g. record_performance) is not entering it
+            return {}
         if new_state == "closed":
             return {"closed_at": now}
         if new_state == "feedback":
@@ -475,6 +483,8 @@ class CaseService:
             changes["merged_into"] = target["id"]
         if action in CLOSING_OUTCOMES:
             changes["outcome"] = CLOSING_OUTCOMES[action]
+        for hook in self.effect_hooks:
+            changes.update(await hook(actor, case, action, payload, now))
         return changes, fields
 
     async def _notify(self, action: str, case: dict[str, Any], now: datetime) -> None:
@@ -489,7 +499,7 @@ class CaseService:
             messages.append(("case.handler", filer, {**base, "assignee": case["assignee"]}))
         if action == "approve":
             messages.append(("case.feedback_requested", filer, {**base, "outcome": case["outcome"]}))
-        if case["state"] == "closed":
+        if case["state"] == "closed" and case["closed_at"] == now:  # closed by this change
             messages.append(("case.closed", filer, {**base, "outcome": case["outcome"]}))
         for topic, recipient, payload in messages:
             await enqueue(topic=topic, case_id=case["id"], recipient=recipient, payload=payload, at=now)

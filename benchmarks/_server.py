@@ -1,0 +1,170 @@
+"""Shared by benchmarks: fresh databases, a server in a subprocess, wrk runs and their figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fresh_database(kind: str, pg_url: str | None, workdir: Path) -> str:
+    """A new empty database: an SQLite file in ``workdir`` or a recreated PostgreSQL database."""
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}"
+    assert pg_url, "PostgreSQL URL needed"
+    parsed = urlparse(pg_url)
+    name = parsed.path.lstrip("/")
+    admin = urlunparse(parsed._replace(path="/postgres"))
+    for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
+        subprocess.run(["psql", admin, "-q", "-c", sql], check=True, capture_output=True)
+    return pg_url
+
+
+@contextmanager
+def server(
+    database_url: str, workdir: Path, *, app: str | None = None, workers: int = 1, demo: bool = True
+) -> Iterator[str]:
+    """Serve jiesu (or another ASGI factory) on a free port; yields its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "JIESU_DATABASE_URL": database_url,
+        "JIESU_VAR_DIR": str(workdir),
+        "JIESU_SECRET_KEY": "bench-secret-key-bench-secret-key-012345",
+        "JIESU_DEMO": "0",
+    }
+    if app is None:
+        subprocess.run([BIN / "jiesu", "migrate"], env=env, check=True, capture_output=True)
+        if demo:
+            subprocess.run([BIN / "jiesu", "demo"], env=env, check=True, capture_output=True)
+        command = [str(BIN / "jiesu"), "serve", "--port", str(port), "--workers", str(workers)]
+    else:
+        command = [
+            str(BIN / "uvicorn"),
+            app,
+            "--factory",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+    log = (workdir / f"server-{port}.log").open("w")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"server did not start: {(workdir / f'server-{port}.log').read_text()}")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    match = re.search(r"VmHWM:\s+(\d+) kB", text)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+@dataclass
+class LoadResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+
+    def line(self, label: str) -> str:
+        return (
+            f"{label:<44} {self.requests_per_second:8.0f} req/s   p50 {self.p50_ms:7.1f} ms   "
+            f"p99 {self.p99_ms:7.1f} ms   errors {self.errors}/{self.requests}"
+        )
+
+
+def _ms(text: str) -> float:
+    match = re.match(r"([\d.]+)(\w+)", text)
+    if match is None:
+        return float("nan")
+    value, unit = match.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def wrk(
+    url: str,
+    *,
+    method: str = "GET",
+    body: dict | None = None,
+    headers: dict | None = None,
+    connections: int = 64,
+    seconds: int = 10,
+    threads: int = 2,
+) -> LoadResult:
+    """Run wrk against ``url``; non-2xx answers and socket errors count as errors."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (scripts/bench installs it with apt-get)")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f'wrk.method = "{method}"\n')
+        if body is not None:
+            script.write(f"wrk.body = {json.dumps(json.dumps(body))}\n")
+            script.write('wrk.headers["Content-Type"] = "application/json"\n')
+        for key, value in (headers or {}).items():
+            script.write(f'wrk.headers["{key}"] = "{value}"\n')
+    output = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return LoadResult(rps, p50, p99, errors, total)
+
+
+def login(base: str, username: str, password: str) -> str:
+    response = httpx.post(f"{base}/api/auth/token", json={"username": username, "password": password})
+    response.raise_for_status()
+    return str(response.json()["access_token"])
