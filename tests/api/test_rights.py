@@ -178,3 +178,42 @@ async def test_retention_runs_by_itself_while_the_app_runs(api: Api) -> None:
             await asyncio.sleep(0.05)
     assert (await api.case("disp", case["id"]))["contact"]["phone"] == ERASED
     assert (await verify(api))["ok"] is True
+
+
+async def test_mediation_parties_are_exported_to_themselves_and_erased_with_the_case(api: Api) -> None:
+    from jiesu.mediation.tables import MediationParty
+
+    case = await api.file("alice", kind="dispute", category="neighbour_dispute", contact=CONTACT)
+    await api.act("disp", case["id"], "dispatch", assignee="w1")
+    for side, name, phone, username in [
+        ("applicant", NAME, PHONE, "alice"),
+        ("respondent", "Bob Wang", "13987654321", "bob"),
+    ]:
+        added = await api.as_user(
+            "w1",
+            "POST",
+            f"/api/cases/{case['id']}/parties",
+            json={
+                "side": side,
+                "name": name,
+                "phone": phone,
+                "relationship": "neighbour",
+                "username": username,
+            },
+        )
+        assert added.status_code == 201, added.text
+    alice = (await api.as_user("alice", "GET", "/api/me/export")).json()
+    assert [p["name"] for p in alice["mediation"]["parties"]] == [NAME]
+    assert "13987654321" not in json.dumps(alice)  # the other side's contact is theirs, not alice's
+    bob = (await api.as_user("bob", "GET", "/api/me/export")).json()
+    assert [p["phone"] for p in bob["mediation"]["parties"]] == ["13987654321"] and bob["cases"] == []
+
+    await api.act("w1", case["id"], "resolve", outcome="resolved", summary="settled")
+    await api.act("sup", case["id"], "approve")
+    await api.act("alice", case["id"], "rate", resolved=True, satisfaction=5)
+    await age(case["id"], 40)
+    api.client.app.state.rights.retention_days = 30  # type: ignore[attr-defined]
+    assert (await api.as_user("admin", "POST", "/api/retention/run")).json()["anonymised"] == 1
+    parties = await MediationParty.select().where(MediationParty.case_id == case["id"])
+    assert {(p["name"], p["phone"], p["username"]) for p in parties} == {(ERASED, None, None)}
+    assert (await verify(api))["ok"] is True

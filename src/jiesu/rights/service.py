@@ -30,6 +30,7 @@ from jiesu.clock import Clock
 from jiesu.db import write_transaction
 from jiesu.notify.tables import OutboxMessage
 from jiesu.ops.logs import get_logger
+from jiesu.rights.domains import erase_mediation, export_mediation
 from jiesu.rights.tables import Erasure
 
 PERSONAL_CASE_COLUMNS = ("title", "description", "address", "contact_name", "contact_phone")
@@ -95,6 +96,9 @@ class RightsService:
                 for e in events
             ],
             "notifications": [{**m, "payload": json.loads(m["payload"])} for m in messages],
+            "mediation": await export_mediation(
+                actor.username if actor.role == "resident" else None, [c["id"] for c in cases]
+            ),
         }
 
     # ---- erasure ------------------------------------------------------------------------------
@@ -125,6 +129,7 @@ class RightsService:
                 await CaseEvent.update(
                     {CaseEvent.actor: actor, CaseEvent.fields: fields, CaseEvent.seals: seals}
                 ).where(CaseEvent.id == event["id"])
+        await erase_mediation(case["id"])
         if case["filer"]:
             await OutboxMessage.update({OutboxMessage.recipient: None}).where(
                 (OutboxMessage.case_id == case["id"]) & (OutboxMessage.recipient == case["filer"])
