@@ -10,6 +10,7 @@ from typing import Any
 from jiesu.audit.tables import CaseEvent
 from jiesu.cases.tables import Case
 from jiesu.clock import system_clock
+from jiesu.mediation.tables import MediationParty
 from jiesu.notify.tables import OutboxMessage
 from jiesu.rights.service import RightsService, retention_lifespan
 from jiesu.rights.tables import Erasure
@@ -129,6 +130,11 @@ async def test_the_chain_still_catches_edits_and_unrecorded_erasures(api: Api) -
 
 
 async def test_a_resident_deletes_their_account_once_their_cases_are_closed(api: Api) -> None:
+    other = await api.file("alice", kind="dispute", category="neighbour_dispute")
+    await api.act("disp", other["id"], "dispatch", assignee="w1")
+    party = {"side": "respondent", "name": "Bob Wang", "relationship": "upstairs", "username": "bob"}
+    added = await api.as_user("w1", "POST", f"/api/cases/{other['id']}/parties", json=party)
+    assert added.status_code == 201, added.text
     case = await api.file("bob", contact=CONTACT)
     refused = await api.as_user("bob", "DELETE", "/api/me")
     assert refused.status_code == 409 and str(case["id"]) in refused.json()["detail"]
@@ -147,6 +153,8 @@ async def test_a_resident_deletes_their_account_once_their_cases_are_closed(api:
         kept["state"] == "closed" and kept["outcome"] == "withdrawn" and kept["category"] == case["category"]
     )
     assert (await verify(api))["ok"] is True
+    party = await MediationParty.select().where(MediationParty.case_id == other["id"]).first()
+    assert party["username"] is None and party["name"] == "Bob Wang"  # alice's mediation goes on
 
 
 async def test_an_anonymous_filer_erases_their_closed_case(api: Api) -> None:
@@ -181,8 +189,6 @@ async def test_retention_runs_by_itself_while_the_app_runs(api: Api) -> None:
 
 
 async def test_mediation_parties_are_exported_to_themselves_and_erased_with_the_case(api: Api) -> None:
-    from jiesu.mediation.tables import MediationParty
-
     case = await api.file("alice", kind="dispute", category="neighbour_dispute", contact=CONTACT)
     await api.act("disp", case["id"], "dispatch", assignee="w1")
     for side, name, phone, username in [

@@ -53,3 +53,11 @@ async def export_mediation(username: str | None, case_ids: list[int]) -> dict[st
         .order_by(MediationSession.id)
     )
     return {"parties": parties, "sessions": sessions}
+
+
+async def unlink_mediation_user(username: str) -> None:
+    """A deleted account stops being linked to party records in other residents' cases.
+
+    The names stay there while those cases run: the other side's mediation needs them.
+    """
+    await MediationParty.update({MediationParty.username: None}).where(MediationParty.username == username)

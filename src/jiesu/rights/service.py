@@ -30,7 +30,7 @@ from jiesu.clock import Clock
 from jiesu.db import write_transaction
 from jiesu.notify.tables import OutboxMessage
 from jiesu.ops.logs import get_logger
-from jiesu.rights.domains import erase_mediation, export_mediation
+from jiesu.rights.domains import erase_mediation, export_mediation, unlink_mediation_user
 from jiesu.rights.tables import Erasure
 
 PERSONAL_CASE_COLUMNS = ("title", "description", "address", "contact_name", "contact_phone")
@@ -175,6 +175,7 @@ class RightsService:
             for case in cases:
                 if not await self._anonymise(case, "request"):
                     raise HTTPException(status_code=HTTP_409_CONFLICT, detail="a case changed; try again")
+            await unlink_mediation_user(actor.username)
             await OutboxMessage.update({OutboxMessage.recipient: pseudonym}).where(
                 OutboxMessage.recipient == actor.username
             )
