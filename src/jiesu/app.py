@@ -34,9 +34,13 @@ from jiesu.ops import middleware as observability
 from jiesu.ops.api import metrics_endpoint
 from jiesu.ops.logs import configure_logging, get_logger, log_unexpected
 from jiesu.ops.metrics import HttpMetrics
+from jiesu.reports.api import ReportController
+from jiesu.reports.config import load_report_settings
+from jiesu.reports.service import ReportService
 from jiesu.rights.api import MeController, RetentionController
 from jiesu.rights.service import RightsService, retention_lifespan
 from jiesu.routing.catalogue import load_catalogue
+from jiesu.web import template_config, web_routes
 from jiesu.workflow import load_workflow
 
 logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -60,6 +64,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     cases = CaseService(workflow, catalogue, settings.secret_key, clock)
     mediation = MediationService(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
     cases.effect_hooks.append(mediation.case_effects)
+    reports = ReportService(load_report_settings(settings.workflows_dir / "reports.yaml"), cases)
     rights = RightsService(clock, settings.retention_days)
 
     @asynccontextmanager
@@ -89,6 +94,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             AuditController,
             MediationController,
             FollowUpController,
+            *web_routes(settings),
+            ReportController,
             Open311Controller,
             Open311KeyController,
             metrics_endpoint,
@@ -98,6 +105,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         lifespan=[lifespan, retention_lifespan(rights, settings.retention_interval_seconds)],
         on_app_init=[jwt_auth.on_app_init, observability.install(http_metrics)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        template_config=template_config(),
         logging_config=None,  # jiesu.ops.logs configures logging (JSON, scrubbed) for the process
         after_exception=[log_unexpected],
         openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
@@ -110,6 +118,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "accounts": accounts,
                 "cases": cases,
                 "mediation": mediation,
+                "reports": reports,
                 "open311_keys": KeyService(clock, settings.open311_rate_per_minute),
                 "http_metrics": http_metrics,
                 "rights": rights,

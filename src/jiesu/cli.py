@@ -67,15 +67,39 @@ def cmd_workflow_diagram(_: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit_verify(_: argparse.Namespace) -> int:
-    from jiesu.audit.chain import verify_chain
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from jiesu.audit.chain import Checkpoint, verify_chain, verify_with_checkpoint
 
-    report = _with_database(Settings.from_env(), verify_chain)
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint is not None:
+        try:
+            parsed = Checkpoint.parse(checkpoint)
+        except ValueError as exc:
+            print(f"jiesu: --checkpoint: {exc}", file=sys.stderr)
+            return 2
+        report = _with_database(Settings.from_env(), lambda: verify_with_checkpoint(parsed))
+    else:
+        report = _with_database(Settings.from_env(), verify_chain)
     if report.ok:
         print(f"ok: {report.checked} events, head {report.head_seq} {report.head_hash}")
         return 0
     print(f"BROKEN at event {report.first_broken_seq}: {report.reason}")
     return 1
+
+
+def cmd_audit_checkpoint(_: argparse.Namespace) -> int:
+    """Print the verified head as SEQ:HASH, to keep somewhere the database's operators cannot edit."""
+    from jiesu.audit.chain import head_checkpoint, verify_chain
+
+    async def work() -> tuple[Any, Any]:
+        return await verify_chain(), await head_checkpoint()
+
+    report, checkpoint = _with_database(Settings.from_env(), work)
+    if not report.ok:
+        print(f"BROKEN at event {report.first_broken_seq}: {report.reason}", file=sys.stderr)
+        return 1
+    print(checkpoint)
+    return 0
 
 
 def cmd_demo(_: argparse.Namespace) -> int:
@@ -144,7 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     workflow.add_parser("diagram", help="print a Mermaid diagram").set_defaults(run=cmd_workflow_diagram)
 
     audit = commands.add_parser("audit", help="the audit chain").add_subparsers(dest="sub", required=True)
-    audit.add_parser("verify", help="recompute the hash chain").set_defaults(run=cmd_audit_verify)
+    verify = audit.add_parser("verify", help="recompute the hash chain")
+    verify.add_argument("--checkpoint", help="SEQ:HASH printed by `jiesu audit checkpoint`")
+    verify.set_defaults(run=cmd_audit_verify)
+    audit.add_parser("checkpoint", help="print the head as SEQ:HASH").set_defaults(run=cmd_audit_checkpoint)
 
     backup = commands.add_parser("backup", help="back up the database to PATH (safe while serving)")
     backup.add_argument("path")

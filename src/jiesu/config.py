@@ -48,6 +48,8 @@ class Settings:
     # argon2 parameters: "default" for real use; "fast" only for the test suite.
     password_hash_profile: str = "default"
     migrate_on_start: bool = True
+    # The page session and CSRF cookies are sent over HTTPS only (set it behind TLS).
+    web_secure_cookies: bool = False
     open311_rate_per_minute: int = 60
     # Cases closed longer ago than this are anonymised; 0 turns automatic anonymisation off.
     retention_days: int = 0
@@ -73,6 +75,7 @@ class Settings:
             "token_ttl_minutes": int(env.get("JIESU_TOKEN_TTL_MINUTES", "60")),
             "password_hash_profile": env.get("JIESU_PASSWORD_HASH_PROFILE", "default"),
             "migrate_on_start": _flag(env.get("JIESU_MIGRATE_ON_START"), True),
+            "web_secure_cookies": _flag(env.get("JIESU_WEB_SECURE_COOKIES"), False),
             "open311_rate_per_minute": int(env.get("JIESU_OPEN311_RATE_PER_MINUTE", "60")),
             "retention_days": int(env.get("JIESU_RETENTION_DAYS", "0")),
             "retention_interval_seconds": float(env.get("JIESU_RETENTION_INTERVAL_SECONDS", "3600")),

@@ -9,6 +9,8 @@ APP_REGISTRY = AppRegistry(
         "jiesu.audit.piccolo_app",
         "jiesu.notify.piccolo_app",
         "jiesu.mediation.piccolo_app",
+        "jiesu.web.piccolo_app",
+        "jiesu.reports.piccolo_app",
         "jiesu.open311.piccolo_app",
         "jiesu.rights.piccolo_app",
     ]

@@ -8,6 +8,7 @@ import sys
 from jiesu.audit.tables import CaseEvent
 from jiesu.config import Settings
 from tests.conftest import Api
+from tests.rawdb import append_only_bypassed
 
 
 async def test_every_change_writes_exactly_one_chained_event(api: Api) -> None:
@@ -27,7 +28,8 @@ async def test_every_change_writes_exactly_one_chained_event(api: Api) -> None:
 async def test_verification_names_the_first_edited_event(api: Api) -> None:
     for _ in range(3):
         await api.file()
-    await CaseEvent.update({CaseEvent.fields: '{"kind":"suggestion"}'}).where(CaseEvent.seq == 3)
+    async with append_only_bypassed():
+        await CaseEvent.update({CaseEvent.fields: '{"kind":"suggestion"}'}).where(CaseEvent.seq == 3)
     report = (await api.as_user("admin", "GET", "/api/audit/verify")).json()
     assert report["ok"] is False
     assert report["first_broken_seq"] == 3
@@ -37,11 +39,13 @@ async def test_verification_names_the_first_edited_event(api: Api) -> None:
 async def test_verification_finds_a_deleted_event_and_a_truncated_tail(api: Api) -> None:
     for _ in range(3):
         await api.file()
-    await CaseEvent.delete().where(CaseEvent.seq == 2)
+    async with append_only_bypassed():
+        await CaseEvent.delete().where(CaseEvent.seq == 2)
     report = (await api.as_user("admin", "GET", "/api/audit/verify")).json()
     assert report["ok"] is False and report["first_broken_seq"] == 2
 
-    await CaseEvent.delete().where(CaseEvent.seq >= 2)
+    async with append_only_bypassed():
+        await CaseEvent.delete().where(CaseEvent.seq >= 2)
     report = (await api.as_user("admin", "GET", "/api/audit/verify")).json()
     assert report["ok"] is False
     assert "truncated" in report["reason"]
@@ -61,7 +65,8 @@ async def test_the_cli_verifies_the_same_database(api: Api, settings: Settings) 
     code, output = await _cli(settings, "audit", "verify")
     assert code == 0
     assert output.startswith("ok: 2 events")
-    await CaseEvent.update({CaseEvent.actor: "mallory"}).where(CaseEvent.seq == 1)
+    async with append_only_bypassed():
+        await CaseEvent.update({CaseEvent.actor: "mallory"}).where(CaseEvent.seq == 1)
     code, output = await _cli(settings, "audit", "verify")
     assert code == 1
     assert "BROKEN at event 1" in output

@@ -95,7 +95,7 @@ async def test_allowed_actions_match_what_succeeds(api: Api) -> None:
     seen = await api.case("disp", case["id"])
     assert set(seen["allowed_actions"]) == {"dispatch", "reject", "transfer", "merge"}
     assert set((await api.case("w1", case["id"]))["allowed_actions"]) == {"claim"}
-    assert set((await api.case("alice", case["id"]))["allowed_actions"]) == {"withdraw"}
+    assert set((await api.case("alice", case["id"]))["allowed_actions"]) == {"withdraw", "add_info"}
     assert (await api.case("sup", case["id"]))["allowed_actions"] == [
         "dispatch",
         "merge",

@@ -24,7 +24,7 @@ def test_the_shipped_workflow_loads_into_one_machine() -> None:
     workflow = load_workflow(CASE_YAML)
     assert workflow.spec.states == ["intake", "triage", "mediation", "resolution", "feedback", "closed"]
     assert workflow.machine.auto_transitions is False
-    assert workflow.actions_from("intake") == ["accept", "merge", "reject", "withdraw"]
+    assert workflow.actions_from("intake") == ["accept", "add_info", "merge", "reject", "withdraw"]
     assert workflow.machine.models == []
 
 

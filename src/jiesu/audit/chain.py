@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from jiesu.audit import seals as sealing
-from jiesu.audit.tables import AuditHead, CaseEvent
+from jiesu.audit.tables import AuditHead, CaseEvent, EventText
+from jiesu.audit.texts import texts_by_seq
 from jiesu.db import before_commit, transaction_scratch
 
 GENESIS_HASH = "0" * 64
@@ -27,17 +28,16 @@ def canonical_json(value: Any) -> str:
 
 
 def _canonical_event(event: dict[str, Any]) -> str:
-    actor, fields = sealing.hashed_view(event, json.loads(event["fields"]))
     return canonical_json(
         {
             "seq": event["seq"],
             "case_id": event["case_id"],
-            "actor": actor,
+            "actor": event["actor"],
             "actor_role": event["actor_role"],
             "action": event["action"],
             "from_state": event["from_state"],
             "to_state": event["to_state"],
-            "fields": fields,
+            "fields": json.loads(event["fields"]),
             "created_at": event["created_at"],
         }
     )
@@ -60,17 +60,18 @@ async def append_event(
 ) -> None:
     """Record one event of the current write transaction; it is chained just before COMMIT."""
     pending = transaction_scratch().setdefault("audit_events", [])
+    written_actor, written_fields, texts = sealing.seal_event(actor, actor_role, fields)
     pending.append(
         {
             "case_id": case_id,
-            "actor": actor,
+            "actor": written_actor,
             "actor_role": actor_role,
             "action": action,
             "from_state": from_state,
             "to_state": to_state,
-            "fields": canonical_json(fields),
+            "fields": canonical_json(written_fields),
             "created_at": at.isoformat(timespec="microseconds"),
-            "seals": canonical_json(sealing.seal_event(actor, actor_role, fields)),
+            "texts": texts,
         }
     )
     before_commit(_chain_pending_events)
@@ -89,13 +90,16 @@ async def _chain_pending_events() -> None:
     if not bumped:
         raise RuntimeError("the audit head row is missing: run the migrations")
     prev_hash, seq = bumped[0]["hash"], bumped[0]["seq"] - len(pending)
-    rows = []
+    rows, texts = [], []
     for event in pending:
         seq += 1
+        texts += [EventText(event_seq=seq, **text) for text in event.pop("texts")]
         event.update(seq=seq, prev_hash=prev_hash)
         event["hash"] = prev_hash = event_hash(prev_hash, event)
         rows.append(CaseEvent(**event))
     await CaseEvent.insert(*rows)
+    if texts:
+        await EventText.insert(*texts)
     await AuditHead.update({AuditHead.hash: prev_hash}).where(AuditHead.id == 1)
 
 
@@ -125,6 +129,7 @@ async def verify_chain() -> ChainReport:
             .order_by(CaseEvent.seq)
             .limit(VERIFY_BATCH)
         )
+        texts = await texts_by_seq(e["seq"] for e in batch)
         for event in batch:
             problem = None
             if event["seq"] != expected_seq:
@@ -134,7 +139,7 @@ async def verify_chain() -> ChainReport:
             elif event_hash(prev_hash, event) != event["hash"]:
                 problem = "the event's content does not match its hash (edited)"
             else:
-                problem = sealing.seal_problem(event, erased_cases)
+                problem = sealing.seal_problem(event, texts.get(event["seq"], {}), erased_cases)
             if problem:
                 return ChainReport(False, checked, head_seq, head_hash, expected_seq, problem)
             prev_hash, expected_seq, checked = event["hash"], expected_seq + 1, checked + 1
@@ -156,3 +161,62 @@ async def verify_chain() -> ChainReport:
         seq, reason = agreement_problem.seq, agreement_problem.reason
         return ChainReport(False, checked, head_seq, head_hash, seq, reason)
     return ChainReport(True, checked, head_seq, head_hash)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The head of the chain at some moment, kept elsewhere: ``SEQ:HASH``."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Checkpoint:
+        seq, _, digest = text.strip().partition(":")
+        if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError("a checkpoint is SEQ:HASH, e.g. 42:<64 hex digits>")
+        return cls(int(seq), digest)
+
+
+async def head_checkpoint() -> Checkpoint:
+    head = await AuditHead.select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).first()
+    return Checkpoint(head["seq"], head["hash"]) if head else Checkpoint(0, GENESIS_HASH)
+
+
+async def verify_with_checkpoint(checkpoint: Checkpoint) -> ChainReport:
+    """Verify the chain, then that it still holds the checkpointed event unchanged.
+
+    A tail cut off together with the head row still forms a valid chain; only a head kept elsewhere
+    shows that events the chain once held are gone.
+    """
+    report = await verify_chain()
+    if not report.ok:
+        return report
+    if report.head_seq < checkpoint.seq:
+        return ChainReport(
+            False,
+            report.checked,
+            report.head_seq,
+            report.head_hash,
+            report.head_seq + 1,
+            f"the chain ends at event {report.head_seq} but the checkpoint holds event "
+            f"{checkpoint.seq} (truncated)",
+        )
+    if checkpoint.seq == 0:
+        found = GENESIS_HASH
+    else:
+        row = await CaseEvent.select(CaseEvent.hash).where(CaseEvent.seq == checkpoint.seq).first()
+        found = row["hash"] if row else None
+    if found != checkpoint.hash:
+        return ChainReport(
+            False,
+            report.checked,
+            report.head_seq,
+            report.head_hash,
+            checkpoint.seq,
+            f"event {checkpoint.seq} does not match the checkpoint (history rewritten)",
+        )
+    return report

@@ -1,11 +1,13 @@
-"""Sealed values: personal text in events that can be erased without breaking the hash chain.
+"""Sealed values: personal text of events that can be erased without breaking the hash chain.
 
-An event's free text (a contact note, a reason, a summary) and a resident's username are not hashed
-as they are: the chain hashes a salted SHA-256 of each (the seal), and the row keeps the value and its
-salt beside it. While the value is there, verification checks it against its seal, so editing it shows.
-Erasure replaces the value with ERASED and drops the salt; the seal stays, so the chain still verifies,
-and without the salt the seal cannot be used to guess a short text such as a phone number. Verification
-accepts an erased value only in a case whose history records the erasure (an ``anonymise`` event).
+The event log is append-only. An event's free text (a contact note, a reason, a summary) and a
+resident's username are not written into the event: the event holds ``sealed:<digest>`` in their place,
+where the digest is SHA-256 over a random salt and the value, and the value and its salt go to
+``jiesu_event_text`` beside the log. The chain hashes the event as written, so it never depends on the
+text. While the text is there, verification checks it against its seal, so editing it shows. Erasure
+replaces the text with ERASED and drops the salt (without the salt the seal cannot be used to guess a
+short text such as a phone number); verification accepts an erased text only in a case whose history
+records the erasure (an ``anonymise`` event).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import secrets
 from typing import Any
 
 ERASED = "[erased]"
-ACTOR = "@actor"  # the seal of the event's actor, when the actor is a resident
+ACTOR = "@actor"  # the text row of the event's actor, when the actor is a resident
+SEALED = "sealed:"
 ERASURE_ACTION = "anonymise"
-# Event fields that may hold free text written by or about a person. Other domains' actions use these
-# names for their free text too; a value that is not a string is never sealed.
+# Event fields that may hold free text written by or about a person; a value that is not a string is
+# never sealed.
 PERSONAL_TEXT_FIELDS = frozenset(
     {
         "note",
@@ -45,74 +48,62 @@ def _digest(salt: str, value: str) -> str:
     return hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()
 
 
-def _seal(value: str) -> dict[str, Any]:
-    salt = secrets.token_hex(16)
-    return {"salt": salt, "digest": _digest(salt, value)}
+def seal_event(
+    actor: str, actor_role: str, fields: dict[str, Any]
+) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """(actor, fields) as the event is written, and the text rows that keep the personal values."""
+    texts: list[dict[str, Any]] = []
 
+    def seal(field: str, value: str) -> str:
+        salt = secrets.token_hex(16)
+        texts.append({"field": field, "value": value, "salt": salt})
+        return SEALED + _digest(salt, value)
 
-def seal_event(actor: str, actor_role: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """The seals of a new event's personal values."""
-    seals = {
-        key: _seal(value)
+    written = {
+        key: seal(key, value) if key in PERSONAL_TEXT_FIELDS and isinstance(value, str) else value
         for key, value in fields.items()
-        if key in PERSONAL_TEXT_FIELDS and isinstance(value, str)
     }
-    if actor_role in SEALED_ROLES:
-        seals[ACTOR] = _seal(actor)
-    return seals
+    written_actor = seal(ACTOR, actor) if actor_role in SEALED_ROLES else actor
+    return written_actor, written, texts
 
 
-def parse(event: dict[str, Any]) -> dict[str, Any]:
-    raw = event.get("seals")
-    return json.loads(raw) if raw else {}
+def _sealed_values(event: dict[str, Any]) -> dict[str, str]:
+    """{field: digest} of the event's sealed values."""
+    fields = json.loads(event["fields"]) if isinstance(event["fields"], str) else event["fields"]
+    sealed = {k: v[len(SEALED) :] for k, v in fields.items() if isinstance(v, str) and v.startswith(SEALED)}
+    if isinstance(event.get("actor"), str) and event["actor"].startswith(SEALED):
+        sealed[ACTOR] = event["actor"][len(SEALED) :]
+    return sealed
 
 
-def hashed_view(event: dict[str, Any], fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The actor and fields as the chain hashes them: sealed values stand in for personal ones."""
-    seals = parse(event)
-    if not seals:
-        return event["actor"], fields
-    actor = f"sealed:{seals[ACTOR]['digest']}" if ACTOR in seals else event["actor"]
-    hashed = dict(fields)
-    for key, seal in seals.items():
-        if key != ACTOR:
-            hashed[key] = f"sealed:{seal['digest']}"
-    return actor, hashed
-
-
-def seal_problem(event: dict[str, Any], erased_cases: set[int]) -> str | None:
-    """Why the event's personal values do not match their seals, or None."""
-    seals = parse(event)
-    if not seals:
-        return None
-    fields = json.loads(event["fields"])
-    for key, seal in seals.items():
-        value = event["actor"] if key == ACTOR else fields.get(key)
-        if seal.get("salt"):
-            if not isinstance(value, str) or _digest(seal["salt"], value) != seal["digest"]:
-                return f"{key.lstrip('@')}: the value does not match its seal (edited)"
-        elif value != ERASED or event["case_id"] not in erased_cases:
-            return f"{key.lstrip('@')}: erased without a recorded anonymisation"
+def seal_problem(
+    event: dict[str, Any], texts: dict[str, dict[str, Any]], erased_cases: set[int]
+) -> str | None:
+    """Why the event's personal texts do not match their seals, or None."""
+    for field, digest in _sealed_values(event).items():
+        name = field.lstrip("@")
+        text = texts.get(field)
+        if text is None:
+            return f"{name}: the sealed text is missing (deleted)"
+        if text["salt"]:
+            if _digest(text["salt"], text["value"]) != digest:
+                return f"{name}: the text does not match its seal (edited)"
+        elif text["value"] != ERASED or event["case_id"] not in erased_cases:
+            return f"{name}: erased without a recorded anonymisation"
     return None
 
 
-def erase(event: dict[str, Any]) -> tuple[str, str, str] | None:
-    """The event's (actor, fields, seals) with personal values erased, or None when nothing changes."""
-    seals = parse(event)
-    fields = json.loads(event["fields"])
-    actor = event["actor"]
-    changed = False
-    for key, seal in seals.items():
-        if not seal.get("salt"):
-            continue
-        if key == ACTOR:
-            actor = ERASED
+def reveal(event: dict[str, Any], texts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The event as people read it: sealed values replaced by their text (or ERASED)."""
+    fields = json.loads(event["fields"]) if isinstance(event["fields"], str) else dict(event["fields"])
+    sealed = _sealed_values(event)
+    if not sealed:
+        return event
+    for field in sealed:
+        value = texts[field]["value"] if field in texts else ERASED
+        if field == ACTOR:
+            event = {**event, "actor": value}
         else:
-            fields[key] = ERASED
-        seal["salt"] = None
-        changed = True
-    if not changed:
-        return None
-    from jiesu.audit.chain import canonical_json
-
-    return actor, canonical_json(fields), canonical_json(seals)
+            fields[field] = value
+    as_text = isinstance(event["fields"], str)
+    return {**event, "fields": json.dumps(fields, ensure_ascii=False) if as_text else fields}

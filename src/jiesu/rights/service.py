@@ -23,8 +23,9 @@ from litestar.status_codes import HTTP_409_CONFLICT
 from jiesu.accounts.security import Principal
 from jiesu.accounts.tables import User
 from jiesu.audit.chain import append_event
-from jiesu.audit.seals import ERASED, ERASURE_ACTION, erase
+from jiesu.audit.seals import ERASED, ERASURE_ACTION
 from jiesu.audit.tables import CaseEvent
+from jiesu.audit.texts import erase_texts, reveal_events
 from jiesu.cases.tables import Case
 from jiesu.clock import Clock
 from jiesu.db import write_transaction
@@ -72,7 +73,9 @@ class RightsService:
         else:
             raise PermissionDeniedException("the export is for residents and filers of a case")
         case_ids = [case["id"] for case in cases] or [0]
-        events = await CaseEvent.select().where(CaseEvent.case_id.is_in(case_ids)).order_by(CaseEvent.seq)
+        events = await reveal_events(
+            await CaseEvent.select().where(CaseEvent.case_id.is_in(case_ids)).order_by(CaseEvent.seq)
+        )
         recipients = [f"case:{i}:filer" for i in case_ids]
         if actor.role == "resident":
             recipients.append(actor.username)
@@ -122,13 +125,8 @@ class RightsService:
         )
         if not written:
             return False  # changed meanwhile: the next run takes it
-        for event in await CaseEvent.select().where(CaseEvent.case_id == case["id"]):
-            erased = erase(event)
-            if erased:
-                actor, fields, seals = erased
-                await CaseEvent.update(
-                    {CaseEvent.actor: actor, CaseEvent.fields: fields, CaseEvent.seals: seals}
-                ).where(CaseEvent.id == event["id"])
+        seqs = await CaseEvent.select(CaseEvent.seq).where(CaseEvent.case_id == case["id"])
+        await erase_texts(row["seq"] for row in seqs)
         await erase_mediation(case["id"])
         if case["filer"]:
             await OutboxMessage.update({OutboxMessage.recipient: None}).where(

@@ -1,0 +1,99 @@
+"""Small helpers for the report queries: WHERE fragments with their arguments, dialect differences,
+and the caller's scope as a filter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+
+from jiesu.accounts.security import Principal
+from jiesu.accounts.service import find_jurisdiction
+from jiesu.cases.tables import Case
+from jiesu.db import is_sqlite
+from jiesu.errors import field_error
+
+NOT_EXCLUDED = "c.id NOT IN (SELECT x.case_id FROM jiesu_report_exclusion x)"
+
+
+@dataclass(frozen=True)
+class Where:
+    """AND-ed fragments with ``{}`` placeholders, and their arguments in order."""
+
+    parts: tuple[str, ...] = ()
+    args: tuple[Any, ...] = ()
+
+    def plus(self, fragment: str, *args: Any) -> Where:
+        return Where((*self.parts, fragment), (*self.args, *args))
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(f"({part})" for part in self.parts) or "1 = 1"
+
+
+async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    return await Case.raw(sql, *args)
+
+
+def utc(value: datetime) -> datetime:
+    """Naive times in a query mean UTC; SQLite compares the stored UTC text, so normalise."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A timestamp from a raw query: SQLite answers text for computed columns."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return utc(datetime.fromisoformat(str(value)))
+
+
+def seconds_between(later: str, earlier: str) -> str:
+    if is_sqlite():
+        return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+    return f"date_part('epoch', {later} - {earlier})"  # float8: sorts far faster than numeric
+
+
+def utc_day(column: str) -> str:
+    if is_sqlite():
+        return f"substr({column}, 1, 10)"
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a caller's figures cover: a jurisdiction subtree, one worker's cases, or both."""
+
+    path: str | None = None
+    assignee: str | None = None
+
+    def apply(self, where: Where) -> Where:
+        if self.path:
+            where = where.plus(f"substr(c.jurisdiction_path, 1, {len(self.path)}) = {{}}", self.path)
+        if self.assignee:
+            where = where.plus("c.assignee = {}", self.assignee)
+        return where
+
+
+def base_scope(actor: Principal) -> Scope:
+    """Supervisors and dispatchers: their subtree (city-wide without one); workers: their own cases."""
+    if actor.role == "worker":
+        return Scope(assignee=actor.username)
+    if actor.role in ("supervisor", "dispatcher"):
+        return Scope(path=actor.jurisdiction_path)
+    if actor.role == "admin":
+        return Scope()
+    raise PermissionDeniedException("reports are for staff")
+
+
+async def resolve_scope(actor: Principal, jurisdiction: str | None) -> Scope:
+    scope = base_scope(actor)
+    if not jurisdiction:
+        return scope
+    row = await find_jurisdiction(jurisdiction)
+    if row is None:
+        raise field_error("jurisdiction", f"no jurisdiction with code {jurisdiction!r}")
+    if scope.path and not row["path"].startswith(scope.path):
+        raise NotFoundException(f"jurisdiction {jurisdiction} is outside your scope")
+    return replace(scope, path=row["path"])

@@ -1,0 +1,14 @@
+from piccolo.columns import Integer, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+
+class Exclusion(Table, tablename="jiesu_report_exclusion"):
+    """A case a supervisor marked "unreasonable demand": left out of the rates, listed in every report.
+
+    Rows are never changed or removed; the case's audit chain records who excluded it, when and why.
+    """
+
+    case_id = Integer(unique=True)
+    reason = Text()
+    excluded_by = Varchar(length=64)
+    excluded_at = Timestamptz()

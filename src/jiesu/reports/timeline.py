@@ -1,0 +1,116 @@
+"""One case's clocks, read from the case and its events: started, extended, stopped, met or missed."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from jiesu.audit.tables import CaseEvent
+from jiesu.audit.texts import reveal_events
+from jiesu.reports.sql import as_datetime
+from jiesu.workflow.spec import ClocksSpec
+
+
+def clock_status(
+    due: datetime | None, stopped: datetime | None, closed: datetime | None, now: datetime
+) -> str:
+    """met / missed once stopped; overdue or running while open; cancelled when the case closed
+    before the clock ran out without it being needed (rejected, merged, withdrawn)."""
+    if due is None:
+        return "not_started"
+    if stopped is not None:
+        return "met" if stopped <= due else "missed"
+    if closed is not None:
+        return "missed" if closed > due else "cancelled"
+    return "overdue" if now > due else "running"
+
+
+def _clock(
+    name: str,
+    started: datetime | None,
+    due: datetime | None,
+    stopped: datetime | None,
+    closed: datetime | None,
+    now: datetime,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "clock": name,
+        "started_at": started,
+        "due_at": due,
+        "stopped_at": stopped,
+        "status": clock_status(due, stopped, closed, now),
+        **extra,
+    }
+
+
+async def case_timeline(case: dict[str, Any], clocks: ClocksSpec, now: datetime) -> dict[str, Any]:
+    events = (
+        await CaseEvent.select(
+            CaseEvent.seq,
+            CaseEvent.actor,
+            CaseEvent.action,
+            CaseEvent.from_state,
+            CaseEvent.to_state,
+            CaseEvent.fields,
+            CaseEvent.created_at,
+        )
+        .where(CaseEvent.case_id == case["id"])
+        .order_by(CaseEvent.seq)
+    )
+    events = await reveal_events(events)  # personal text is kept beside the append-only log
+    closed = case["closed_at"]
+    extensions = [
+        {
+            "at": as_datetime(event["created_at"]),
+            "by": event["actor"],
+            "previous_due": as_datetime(fields.get("previous_due")),
+            "until": as_datetime(fields.get("until")),
+            "reason": fields.get("reason"),
+        }
+        for event in events
+        if event["action"] == "extend"
+        for fields in [json.loads(event["fields"])]
+    ]
+    original_due = extensions[0]["previous_due"] if extensions else case["resolution_due"]
+    return {
+        "case_id": case["id"],
+        "tracking_no": case["tracking_no"],
+        "state": case["state"],
+        "received_at": case["received_at"],
+        "closed_at": closed,
+        "reopen_count": case["reopen_count"],
+        "clocks": [
+            _clock("response", case["received_at"], case["response_due"], case["responded_at"], closed, now),
+            _clock(
+                "resolution",
+                case["received_at"],
+                case["resolution_due"],
+                case["resolved_at"],
+                closed if case["resolved_at"] is None else None,
+                now,
+                original_due_at=original_due,
+                extensions=extensions,
+            ),
+            _feedback_clock(events, case, clocks, now),
+        ],
+    }
+
+
+def _feedback_clock(
+    events: list[dict[str, Any]], case: dict[str, Any], clocks: ClocksSpec, now: datetime
+) -> dict[str, Any]:
+    """The latest feedback round: from the approval to the rating (or the automatic close)."""
+    rounds = [
+        i for i, e in enumerate(events) if e["to_state"] == "feedback" and e["from_state"] != "feedback"
+    ]
+    if not rounds:
+        return _clock("feedback", None, None, None, None, now, rounds=0)
+    start_event = events[rounds[-1]]
+    started = as_datetime(start_event["created_at"])
+    assert started is not None
+    due = started + clocks.feedback
+    stop = next((e for e in events[rounds[-1] + 1 :] if e["from_state"] == "feedback"), None)
+    stopped = as_datetime(stop["created_at"]) if stop else None
+    return _clock("feedback", started, due, stopped, None, now, rounds=len(rounds))

@@ -1,0 +1,127 @@
+"""From HTML form fields to the bodies CaseService validates, and from its errors back to fields."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+from litestar.exceptions import ValidationException
+from pydantic import ValidationError
+
+from jiesu.cases.schemas import CaseCreate
+from jiesu.web.i18n import N_
+from jiesu.workflow.spec import FieldSpec
+
+REQUIRED = N_("Please fill in this field.")
+NOT_A_NUMBER = N_("Please enter a whole number.")
+NOT_A_TIME = N_("Please enter a date and time.")
+FILING_FIELDS = (
+    "kind",
+    "category",
+    "title",
+    "description",
+    "address",
+    "jurisdiction_code",
+    "contact_name",
+    "contact_phone",
+)
+FILING_REQUIRED = ("kind", "title", "description", "address")
+
+
+class FormErrors(Exception):
+    """Errors by field name; messages are catalogue ids or the validator's own words."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def _text(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def typed_action(fields: dict[str, FieldSpec], form: Any) -> dict[str, str]:
+    """What the person typed into an action form, to show it again beside the errors."""
+    return {name: _text(form, name) for name in fields}
+
+
+def action_body(fields: dict[str, FieldSpec], form: Any, tz: tzinfo) -> tuple[dict[str, Any], dict[str, str]]:
+    """The typed body for CaseService.act, and what the person typed (to show it again)."""
+    typed = typed_action(fields, form)
+    body: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, spec in fields.items():
+        raw = typed[name]
+        if not raw:
+            if spec.required:
+                errors[name] = REQUIRED
+            continue
+        try:
+            body[name] = _convert(spec, raw, tz)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if errors:
+        raise FormErrors(errors)
+    return body, typed
+
+
+def _convert(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
+    if spec.type in ("int", "case"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(NOT_A_NUMBER) from None
+    if spec.type == "bool":
+        return raw == "yes"
+    if spec.type == "datetime":
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(NOT_A_TIME) from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    return raw
+
+
+def typed_filing(form: Any) -> dict[str, str]:
+    return {name: _text(form, name) for name in FILING_FIELDS}
+
+
+def filing_body(typed: dict[str, str], needs_contact: bool) -> CaseCreate:
+    errors = {name: REQUIRED for name in FILING_REQUIRED if not typed[name]}
+    if needs_contact:
+        errors.update({name: REQUIRED for name in ("contact_name", "contact_phone") if not typed[name]})
+    if errors:
+        raise FormErrors(errors)
+    data: dict[str, Any] = {
+        "kind": typed["kind"],
+        "category": typed["category"] or None,
+        "title": typed["title"],
+        "description": typed["description"],
+        "address": typed["address"],
+        "jurisdiction_code": typed["jurisdiction_code"] or None,
+    }
+    if typed["contact_name"] or typed["contact_phone"]:
+        data["contact"] = {"name": typed["contact_name"], "phone": typed["contact_phone"]}
+    try:
+        return CaseCreate.model_validate(data)
+    except ValidationError as exc:
+        raise FormErrors({_form_name(err["loc"]): err["msg"] for err in reversed(exc.errors())}) from exc
+
+
+def _form_name(loc: tuple[Any, ...]) -> str:
+    names = [str(part) for part in loc]
+    if names and names[0] == "contact":
+        return "contact_" + (names[1] if len(names) > 1 else "phone")
+    return names[0] if names else "body"
+
+
+def service_errors(exc: ValidationException) -> dict[str, str]:
+    """A field_error (or the service's pydantic error) as {field: message}."""
+    errors: dict[str, str] = {}
+    for problem in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(problem, dict):
+            key = str(problem.get("key") or "body")
+            key = {"contact": "contact_phone"}.get(key, key)
+            errors.setdefault(key, str(problem.get("message", "")))
+    return errors or {"body": str(exc.detail)}

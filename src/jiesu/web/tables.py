@@ -1,0 +1,13 @@
+from piccolo.columns import Integer, Timestamptz, Varchar
+from piccolo.table import Table
+
+
+class Attachment(Table, tablename="jiesu_attachment"):
+    """A photo attached to a case. The file lives under var/uploads with a random name."""
+
+    case_id = Integer(index=True)
+    stored_name = Varchar(length=64, unique=True)  # random hex + extension; never the user's name
+    content_type = Varchar(length=32)
+    size = Integer()
+    uploaded_by = Varchar(length=64)
+    created_at = Timestamptz()

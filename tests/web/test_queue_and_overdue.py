@@ -1,0 +1,110 @@
+"""Time-dependent pages: the queue's order and overdue marks, the dashboard's overdue table and rates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from jiesu.app import create_app
+from jiesu.config import Settings
+from tests.conftest import ADMIN_PASSWORD, PASSWORD, WORLD_JURISDICTIONS, WORLD_USERS, Api
+from tests.web.test_pages import post_form, web_login
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def timed(settings: Settings) -> AsyncIterator[tuple[Api, FakeClock]]:
+    clock = FakeClock()
+    async with AsyncTestClient(create_app(settings, clock=clock)) as client:
+        api = Api(client)
+        await api.login("admin", ADMIN_PASSWORD)
+        for code, name, level, parent in WORLD_JURISDICTIONS:
+            body = {"code": code, "name": name, "level": level, "parent_code": parent}
+            assert (await api.as_user("admin", "POST", "/api/jurisdictions", json=body)).status_code == 201
+        for username, role, jurisdiction in WORLD_USERS:
+            body = {
+                "username": username,
+                "password": PASSWORD,
+                "role": role,
+                "display_name": username.title(),
+                "phone": "13900000000",
+                "jurisdiction_code": jurisdiction,
+            }
+            assert (await api.as_user("admin", "POST", "/api/users", json=body)).status_code == 201
+        yield api, clock
+
+
+async def test_the_queue_puts_urgent_first_and_marks_overdue(timed: tuple[Api, FakeClock]) -> None:
+    api, clock = timed
+    normal = await api.file("alice", title="Noise upstairs")
+    urgent = await api.file("alice", title="Gas smell in the stairwell", priority="urgent")
+    clock.now += timedelta(hours=3)  # past the urgent case's 2 h response deadline only
+    await web_login(api.client, "w1")
+    html = (await api.client.get("/web/work")).text
+    titles = re.findall(r"<strong>([^<]+)</strong></a>", html)
+    assert titles == [urgent["title"], normal["title"]]
+    assert 'id="count-total">2<' in html and 'id="count-urgent">1<' in html
+    assert 'id="count-overdue">1<' in html
+    cards = html.split('<li class="card')[1:]
+    assert " overdue" in cards[0].split(">")[0] and "Overdue" in cards[0]
+    assert "Overdue" not in cards[1]
+
+
+async def test_the_dashboard_shows_overdue_cases_by_level_and_missed_responses(
+    timed: tuple[Api, FakeClock],
+) -> None:
+    api, clock = timed
+    late = await api.file("alice")
+    escalated = await api.file("alice", title="Lift broken")
+    await api.act("w1", escalated["id"], "claim")
+    await api.act("w1", escalated["id"], "escalate", level="street", reason="Needs the street office")
+    clock.now += timedelta(days=8)  # past both response (24 h) and resolution (7 d) deadlines
+    await web_login(api.client, "sup")
+    html = (await api.client.get("/web/dashboard")).text
+    overdue = html.split('id="overdue"')[1].split("</table>")[0]
+    assert re.findall(r'<th scope="row">([^<]+)</th><td>(\d+)</td>', overdue) == [
+        ("Street", "1"),
+        ("Community", "1"),
+    ]
+    c1 = html.split('data-code="C1"')[1].split("</tr>")[0]
+    assert re.findall(r"<td[^>]*>([^<]+)</td>", c1)[:2] == ["2", "0%"]
+    assert late["id"] != escalated["id"]
+
+
+async def test_escalation_and_withdrawal_through_the_case_forms(timed: tuple[Api, FakeClock]) -> None:
+    api, _ = timed
+    case = await api.file("alice")
+    await api.act("w1", case["id"], "claim")
+    page = f"/web/cases/{case['id']}"
+    await web_login(api.client, "w1")
+    version = str((await api.case("w1", case["id"]))["version"])
+    missing = await post_form(
+        api.client, page, f"{page}/actions/escalate", {"version": version, "level": "street"}
+    )
+    assert missing.status_code == 400 and 'id="escalate-reason-error"' in missing.text
+    assert '<option value="street" selected>' in missing.text  # the choice is kept
+    done = await post_form(
+        api.client, page, f"{page}/actions/escalate", {"version": version, "level": "street", "reason": "Big"}
+    )
+    assert done.status_code == 303
+    assert (await api.case("w1", case["id"]))["escalation_level"] == "street"
+    await web_login(api.client, "alice")
+    version = str((await api.case("alice", case["id"]))["version"])
+    gone = await post_form(
+        api.client, page, f"{page}/actions/withdraw", {"version": version, "reason": "Solved it myself"}
+    )
+    assert gone.status_code == 303
+    html = (await api.client.get(page)).text
+    assert 'data-state="closed"' in html and "Withdrawn." in html
+    assert 'class="action"' not in html
