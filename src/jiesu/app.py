@@ -33,9 +33,17 @@ from jiesu.mediation.config import load_clocks
 from jiesu.mediation.service import MediationService
 from jiesu.notify.api import NotificationController
 from jiesu.notify.delivery import sender_job, webhook_sender
+from jiesu.open311.api import Open311Controller, Open311KeyController
+from jiesu.open311.keys import KeyService
+from jiesu.ops import middleware as observability
+from jiesu.ops.api import metrics_endpoint
+from jiesu.ops.logs import configure_logging, get_logger, log_unexpected
+from jiesu.ops.metrics import HttpMetrics
 from jiesu.reports.api import ReportController
 from jiesu.reports.config import load_report_settings
 from jiesu.reports.service import ReportService
+from jiesu.rights.api import MeController, RetentionController
+from jiesu.rights.service import RightsService, retention_lifespan
 from jiesu.routing.api import RoutingController, RoutingRulesController, WorkerController
 from jiesu.routing.catalogue import load_catalogue
 from jiesu.routing.router import Router
@@ -58,6 +66,8 @@ async def health() -> dict[str, str]:
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> Litestar:
     """The app; ``clock`` is the time source of every service (tests pass a fake one)."""
     settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    http_metrics = HttpMetrics()
     workflow = load_workflow(settings.workflows_dir / "case.yaml")
     catalogue = load_catalogue(settings.workflows_dir / "categories.yaml")
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
@@ -70,10 +80,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     mediation = MediationService(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
     cases.effect_hooks.append(mediation.case_effects)
     reports = ReportService(load_report_settings(settings.workflows_dir / "reports.yaml"), cases)
+    rights = RightsService(clock, settings.retention_days)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.start(settings.database_url, migrate=settings.migrate_on_start)
+        get_logger("jiesu").info("started", database="sqlite" if settings.is_sqlite else "postgresql")
         try:
             await accounts.ensure_admin(settings.admin_password)
             if settings.demo:
@@ -104,6 +116,11 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             WorkerController,
             SlaController,
             NotificationController,
+            Open311Controller,
+            Open311KeyController,
+            metrics_endpoint,
+            MeController,
+            RetentionController,
         ],
         lifespan=[
             lifespan,
@@ -111,13 +128,16 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             periodic(
                 "outbox-delivery", settings.delivery_interval_seconds if sender else 0, sender_job(sender)
             ),
+            retention_lifespan(rights, settings.retention_interval_seconds),
         ],
-        on_app_init=[jwt_auth.on_app_init],
+        on_app_init=[jwt_auth.on_app_init, observability.install(http_metrics)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         template_config=template_config(),
         before_request=check_request_input,
         middleware=anonymous_intake_limit(settings.anonymous_intake_per_minute, clock),
         request_max_body_size=MAX_BODY_BYTES,
+        logging_config=None,  # jiesu.ops.logs configures logging (JSON, scrubbed) for the process
+        after_exception=[log_unexpected],
         openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
         state=State(
             {
@@ -132,6 +152,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "router": router,
                 "sweeper": sweeper,
                 "sender": sender,
+                "open311_keys": KeyService(clock, settings.open311_rate_per_minute),
+                "http_metrics": http_metrics,
+                "rights": rights,
             }
         ),
         debug=False,

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from jiesu import db
@@ -26,7 +27,10 @@ def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]]) -> An
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from jiesu.ops.logs import configure_logging
+
     settings = Settings.from_env()
+    configure_logging(settings.log_level)
     uvicorn.run(
         "jiesu.app:create_app",
         factory=True,
@@ -34,6 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers,
         log_level="info",
+        log_config=None,  # uvicorn's own loggers go through jiesu's JSON logging
         access_log=False,
     )
     return 0
@@ -121,6 +126,42 @@ def cmd_sweep(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from jiesu.ops.backup import BackupError, backup
+
+    try:
+        print(backup(Settings.from_env().database_url, Path(args.path)))
+    except BackupError as exc:
+        print(f"jiesu backup: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from jiesu.ops.backup import BackupError, restore
+
+    try:
+        print(restore(Settings.from_env().database_url, Path(args.path), force=args.force))
+    except BackupError as exc:
+        print(f"jiesu restore: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_retention_run(_: argparse.Namespace) -> int:
+    from jiesu.clock import system_clock
+    from jiesu.rights.service import RightsService
+
+    settings = Settings.from_env()
+    if settings.retention_days <= 0:
+        print("retention: JIESU_RETENTION_DAYS is not set; nothing is anonymised")
+        return 0
+    rights = RightsService(system_clock, settings.retention_days)
+    count = _with_database(settings, rights.anonymise_expired)
+    print(f"retention: anonymised {count} cases closed more than {settings.retention_days} days ago")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jiesu", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +188,20 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--checkpoint", help="SEQ:HASH printed by `jiesu audit checkpoint`")
     verify.set_defaults(run=cmd_audit_verify)
     audit.add_parser("checkpoint", help="print the head as SEQ:HASH").set_defaults(run=cmd_audit_checkpoint)
+
+    backup = commands.add_parser("backup", help="back up the database to PATH (safe while serving)")
+    backup.add_argument("path")
+    backup.set_defaults(run=cmd_backup)
+    restore = commands.add_parser("restore", help="restore PATH into an empty database")
+    restore.add_argument("path")
+    restore.add_argument("--force", action="store_true", help="replace a database that holds data")
+    restore.set_defaults(run=cmd_restore)
+    retention = commands.add_parser("retention", help="residents' data retention").add_subparsers(
+        dest="sub", required=True
+    )
+    retention.add_parser(
+        "run", help="anonymise cases closed longer ago than JIESU_RETENTION_DAYS"
+    ).set_defaults(run=cmd_retention_run)
     return parser
 
 

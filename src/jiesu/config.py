@@ -60,6 +60,11 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     # Anonymous filings allowed per client address and minute (0: no limit); see jiesu.limits.rate.
     anonymous_intake_per_minute: int = 20
+    open311_rate_per_minute: int = 60
+    # Cases closed longer ago than this are anonymised; 0 turns automatic anonymisation off.
+    retention_days: int = 0
+    retention_interval_seconds: float = 3600.0
+    log_level: str = "INFO"
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,6 +94,10 @@ class Settings:
             "webhook_backoff_seconds": float(env.get("JIESU_WEBHOOK_BACKOFF", "30")),
             "webhook_timeout_seconds": float(env.get("JIESU_WEBHOOK_TIMEOUT", "10")),
             "anonymous_intake_per_minute": int(env.get("JIESU_ANONYMOUS_INTAKE_PER_MINUTE", "20")),
+            "open311_rate_per_minute": int(env.get("JIESU_OPEN311_RATE_PER_MINUTE", "60")),
+            "retention_days": int(env.get("JIESU_RETENTION_DAYS", "0")),
+            "retention_interval_seconds": float(env.get("JIESU_RETENTION_INTERVAL_SECONDS", "3600")),
+            "log_level": env.get("JIESU_LOG_LEVEL", "INFO"),
         }
         values.update(overrides)
         secret = overrides.get("secret_key") or env.get("JIESU_SECRET_KEY")

@@ -14,6 +14,8 @@ APP_REGISTRY = AppRegistry(
         "jiesu.routing.piccolo_app",
         "jiesu.sla.piccolo_app",
         "jiesu.limits.piccolo_app",
+        "jiesu.open311.piccolo_app",
+        "jiesu.rights.piccolo_app",
     ]
 )
 

@@ -143,7 +143,13 @@ class AccountService:
         """Create the user ``admin`` when no admin exists and a password is configured."""
         if not password or await User.exists().where(User.role == "admin"):
             return False
-        await self.create_user(
-            UserCreate(username="admin", password=password, role="admin", display_name="Administrator")
-        )
+        try:
+            await self.create_user(
+                UserCreate(username="admin", password=password, role="admin", display_name="Administrator")
+            )
+        except Exception:
+            # Several app processes start at once: another one created the admin in the meantime.
+            if await User.exists().where(User.role == "admin"):
+                return False
+            raise
         return True

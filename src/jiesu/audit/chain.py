@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jiesu.audit.tables import AuditHead, CaseEvent
+from jiesu.audit import seals as sealing
+from jiesu.audit.tables import AuditHead, CaseEvent, EventText
+from jiesu.audit.texts import texts_by_seq
 from jiesu.db import before_commit, transaction_scratch
 
 GENESIS_HASH = "0" * 64
@@ -58,16 +60,18 @@ async def append_event(
 ) -> None:
     """Record one event of the current write transaction; it is chained just before COMMIT."""
     pending = transaction_scratch().setdefault("audit_events", [])
+    written_actor, written_fields, texts = sealing.seal_event(actor, actor_role, fields)
     pending.append(
         {
             "case_id": case_id,
-            "actor": actor,
+            "actor": written_actor,
             "actor_role": actor_role,
             "action": action,
             "from_state": from_state,
             "to_state": to_state,
-            "fields": canonical_json(fields),
+            "fields": canonical_json(written_fields),
             "created_at": at.isoformat(timespec="microseconds"),
+            "texts": texts,
         }
     )
     before_commit(_chain_pending_events)
@@ -86,13 +90,16 @@ async def _chain_pending_events() -> None:
     if not bumped:
         raise RuntimeError("the audit head row is missing: run the migrations")
     prev_hash, seq = bumped[0]["hash"], bumped[0]["seq"] - len(pending)
-    rows = []
+    rows, texts = [], []
     for event in pending:
         seq += 1
+        texts += [EventText(event_seq=seq, **text) for text in event.pop("texts")]
         event.update(seq=seq, prev_hash=prev_hash)
         event["hash"] = prev_hash = event_hash(prev_hash, event)
         rows.append(CaseEvent(**event))
     await CaseEvent.insert(*rows)
+    if texts:
+        await EventText.insert(*texts)
     await AuditHead.update({AuditHead.hash: prev_hash}).where(AuditHead.id == 1)
 
 
@@ -111,6 +118,10 @@ async def verify_chain() -> ChainReport:
     head = await AuditHead.select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).first()
     head_seq, head_hash = (head["seq"], head["hash"]) if head else (0, GENESIS_HASH)
     prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+    erased_cases = {
+        row["case_id"]
+        for row in await CaseEvent.select(CaseEvent.case_id).where(CaseEvent.action == sealing.ERASURE_ACTION)
+    }
     while True:
         batch = (
             await CaseEvent.select()
@@ -118,6 +129,7 @@ async def verify_chain() -> ChainReport:
             .order_by(CaseEvent.seq)
             .limit(VERIFY_BATCH)
         )
+        texts = await texts_by_seq(e["seq"] for e in batch)
         for event in batch:
             problem = None
             if event["seq"] != expected_seq:
@@ -126,6 +138,8 @@ async def verify_chain() -> ChainReport:
                 problem = "prev_hash does not match the hash of the event before"
             elif event_hash(prev_hash, event) != event["hash"]:
                 problem = "the event's content does not match its hash (edited)"
+            else:
+                problem = sealing.seal_problem(event, texts.get(event["seq"], {}), erased_cases)
             if problem:
                 return ChainReport(False, checked, head_seq, head_hash, expected_seq, problem)
             prev_hash, expected_seq, checked = event["hash"], expected_seq + 1, checked + 1

@@ -10,7 +10,7 @@ class CaseEvent(Table, tablename="jiesu_case_event"):
     action = Varchar(length=32)
     from_state = Varchar(length=16, null=True, default=None)
     to_state = Varchar(length=16)
-    fields = Text()  # canonical JSON, exactly as hashed
+    fields = Text()  # canonical JSON, exactly as hashed; personal text appears as its seal (audit/seals.py)
     created_at = Varchar(length=40)  # ISO-8601 UTC, exactly as hashed
     prev_hash = Varchar(length=64)
     hash = Varchar(length=64)
@@ -21,3 +21,15 @@ class AuditHead(Table, tablename="jiesu_audit_head"):
 
     seq = Integer(default=0)
     hash = Varchar(length=64)
+
+
+class EventText(Table, tablename="jiesu_event_text"):
+    """Personal text of an event, kept beside the append-only log so it can be erased.
+
+    The event holds ``sealed:<digest>`` in its place; the digest is SHA-256 over salt and value.
+    """
+
+    event_seq = Integer(index=True)
+    field = Varchar(length=64)  # a key of the event's fields, or "@actor"
+    value = Text()
+    salt = Varchar(length=32, null=True, default=None)  # None once erased

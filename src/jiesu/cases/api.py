@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from jiesu.accounts.security import Principal, issue_token, optional_principal
 from jiesu.audit.tables import CaseEvent
+from jiesu.audit.texts import reveal_events
 from jiesu.cases.schemas import (
     CaseCreate,
     CaseOut,
@@ -157,6 +158,7 @@ class CaseController(Controller):
     ) -> list[EventOut]:
         await cases.get_visible(request.user, case_id)
         rows = await CaseEvent.select().where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
+        rows = await reveal_events(rows)  # personal text is kept beside the append-only log
         return [EventOut.model_validate({**row, "fields": json.loads(row["fields"])}) for row in rows]
 
     @post(

@@ -186,7 +186,11 @@ class CaseService:
         return hashlib.sha256(f"{owner}\x00{key}".encode()).hexdigest()
 
     async def file_case(
-        self, actor: Principal | None, data: CaseCreate, idempotency_key: str | None = None
+        self,
+        actor: Principal | None,
+        data: CaseCreate,
+        idempotency_key: str | None = None,
+        channel: str | None = None,
     ) -> FiledCase:
         if actor is not None and actor.role not in ("resident", "dispatcher"):
             raise PermissionDeniedException("cases are filed by residents and dispatchers")
@@ -197,7 +201,7 @@ class CaseService:
             if replay:
                 return replay
         try:
-            return await self._file_new(actor, data, scoped_key, request_hash)
+            return await self._file_new(actor, data, scoped_key, request_hash, channel)
         except Exception as exc:
             if scoped_key and _is_unique_violation(exc):
                 replay = await self._replay(scoped_key, request_hash)
@@ -235,6 +239,7 @@ class CaseService:
         data: CaseCreate,
         scoped_key: str | None,
         request_hash: str,
+        channel: str | None = None,
     ) -> FiledCase:
         category = self.catalogue.get(data.category) if data.category else None
         if data.category and category is None:
@@ -244,7 +249,7 @@ class CaseService:
         complexity = category.complexity if category else "ordinary"
         now = self.clock()
         resident = actor if actor is not None and actor.role == "resident" else None
-        channel = "web" if resident else ("hotline" if actor is not None else "anonymous")
+        channel = channel or ("web" if resident else ("hotline" if actor is not None else "anonymous"))
         async with write_transaction():
             if scoped_key and (replay := await self._replay(scoped_key, request_hash)):
                 return replay  # an earlier retry committed in this group, or just before

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from jiesu.audit.tables import CaseEvent
+from jiesu.audit.texts import reveal_events
 from jiesu.reports.sql import as_datetime
 from jiesu.workflow.spec import ClocksSpec
 
@@ -58,6 +59,7 @@ async def case_timeline(case: dict[str, Any], clocks: ClocksSpec, now: datetime)
         .where(CaseEvent.case_id == case["id"])
         .order_by(CaseEvent.seq)
     )
+    events = await reveal_events(events)  # personal text is kept beside the append-only log
     closed = case["closed_at"]
     extensions = [
         {

@@ -10,6 +10,7 @@ from typing import Any
 
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.audit.tables import CaseEvent
+from jiesu.audit.texts import reveal_events
 from jiesu.web.labels import CHOICES, EVENTS
 
 # Free text that the filer may read back on the timeline; staff see every note.
@@ -45,6 +46,7 @@ async def build_timeline(
     case: dict[str, Any], staff: bool, gettext: Callable[[str], str], when: Callable[[Any], str]
 ) -> list[Entry]:
     rows = await CaseEvent.select().where(CaseEvent.case_id == case["id"]).order_by(CaseEvent.seq)
+    rows = await reveal_events(rows)  # personal text is kept beside the append-only log
     events = [{**r, "fields": json.loads(r["fields"])} for r in rows]
     people = await names_of({e["actor"] for e in events} | _assignees(events))
     places = await place_names(

@@ -1,0 +1,86 @@
+"""One ASGI middleware for every request: the request id, the access log line, the latency metric."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from litestar._asgi.utils import wrap_in_exception_handler
+from litestar.config.app import AppConfig
+from litestar.datastructures import MutableScopeHeaders
+from litestar.middleware.base import DefineMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from jiesu.ops.logs import get_logger
+from jiesu.ops.metrics import HttpMetrics, labels_for
+
+REQUEST_ID_HEADER = "X-Request-ID"
+VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+log = get_logger("jiesu.http")
+
+
+def request_id_from(scope: Scope) -> str:
+    """The caller's id when it is a plain token (a proxy's), else a new one."""
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if VALID_REQUEST_ID.match(text):
+                return text
+    return uuid.uuid4().hex
+
+
+def observability_middleware(metrics: HttpMetrics) -> Any:
+    def factory(app: ASGIApp) -> ASGIApp:
+        # Errors raised further in (authentication, say) become responses inside this middleware, so
+        # they carry the request id and are logged and counted with their real status.
+        app = wrap_in_exception_handler(app)
+
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            request_id = request_id_from(scope)
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(request_id=request_id)
+            status = 500
+            started = time.perf_counter()
+
+            async def send_with_id(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
+                await send(message)
+
+            try:
+                await app(scope, receive, send_with_id)
+            finally:
+                elapsed = time.perf_counter() - started
+                method, route = labels_for(scope)  # type: ignore[arg-type]
+                metrics.observe(method, route, status, elapsed)
+                log.info(
+                    "request",
+                    method=method,
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+                structlog.contextvars.clear_contextvars()
+
+        return middleware
+
+    return factory
+
+
+def install(metrics: HttpMetrics) -> Any:
+    """An ``on_app_init`` hook that puts the middleware outermost, outside authentication."""
+
+    def on_app_init(app_config: AppConfig) -> AppConfig:
+        app_config.middleware.insert(0, DefineMiddleware(observability_middleware(metrics)))
+        return app_config
+
+    return on_app_init

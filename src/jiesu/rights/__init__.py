@@ -1,0 +1,1 @@
+"""Residents' rights over their data (PIPL): export, deletion on request, anonymisation after retention."""

@@ -1,0 +1,63 @@
+"""The personal data other domains keep about a case, for export and erasure.
+
+Mediation keeps the parties' names, phones and addresses, invited helpers' names, recusal reasons and
+session notes and places: all erased with the case. Written agreements are kept as they are: the People's
+Mediation Law requires the mediation file to be kept, the parties signed their hash, and a court may be
+asked to confirm them (PIPL art. 47: erasure yields to a retention duty set by law).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jiesu.audit.seals import ERASED
+from jiesu.mediation.tables import MediationParty, MediationSession, Mediator, Recusal
+
+
+async def erase_mediation(case_id: int) -> None:
+    await MediationParty.update(
+        {
+            MediationParty.name: ERASED,
+            MediationParty.phone: None,
+            MediationParty.address: None,
+            MediationParty.relationship: ERASED,
+            MediationParty.username: None,
+        }
+    ).where(MediationParty.case_id == case_id)
+    await Mediator.update({Mediator.name: ERASED}).where(
+        (Mediator.case_id == case_id) & Mediator.username.is_null()  # invited private persons, not staff
+    )
+    await Recusal.update({Recusal.reason: ERASED}).where(Recusal.case_id == case_id)
+    await MediationSession.update({MediationSession.place: ERASED}).where(MediationSession.case_id == case_id)
+    await MediationSession.update({MediationSession.notes: ERASED}).where(
+        (MediationSession.case_id == case_id) & MediationSession.notes.is_not_null()
+    )
+
+
+async def export_mediation(username: str | None, case_ids: list[int]) -> dict[str, Any]:
+    """The caller's own party records (in any case), and the sessions of the cases they filed."""
+    parties = (
+        await MediationParty.select().where(MediationParty.username == username).order_by(MediationParty.id)
+        if username
+        else []
+    )
+    sessions = (
+        await MediationSession.select(
+            MediationSession.case_id,
+            MediationSession.status,
+            MediationSession.scheduled_at,
+            MediationSession.place,
+            MediationSession.held_at,
+        )
+        .where(MediationSession.case_id.is_in(case_ids or [0]))
+        .order_by(MediationSession.id)
+    )
+    return {"parties": parties, "sessions": sessions}
+
+
+async def unlink_mediation_user(username: str) -> None:
+    """A deleted account stops being linked to party records in other residents' cases.
+
+    The names stay there while those cases run: the other side's mediation needs them.
+    """
+    await MediationParty.update({MediationParty.username: None}).where(MediationParty.username == username)
