@@ -6,7 +6,7 @@ from datetime import date
 
 from jiesu.web.catalogues import problems
 from jiesu.web.chart import response_chart
-from jiesu.web.dashboard import DayTimes, Rates, p90
+from jiesu.web.dashboard import DayTimes
 from jiesu.web.i18n import choose_locale, gettext_for
 from jiesu.web.uploads import sniff_image
 from tests.web.photos import png_bytes
@@ -35,19 +35,6 @@ def test_photos_are_recognised_by_their_bytes() -> None:
     assert sniff_image(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == ("image/webp", "webp")
     assert sniff_image(b"GIF89a" + b"\x00" * 10) is None
     assert sniff_image(b"<svg xmlns=") is None
-
-
-def test_p90_is_the_nearest_rank() -> None:
-    assert p90([float(n) for n in range(1, 11)]) == 9.0
-    assert p90([5.0]) == 5.0
-    assert p90([1.0, 100.0]) == 100.0
-
-
-def test_the_composite_needs_all_three_rates() -> None:
-    rates = Rates("C1", "C1", "community", 2, received=4, response_due=4, responded_in_time=2)
-    assert rates.response_rate == 0.5 and rates.composite is None
-    rates.rated, rates.resolved, rates.satisfied = 2, 2, 1
-    assert round(rates.composite or 0, 1) == 0.1 * 50 + 0.45 * 100 + 0.45 * 50
 
 
 def test_the_chart_draws_both_series_with_distinct_line_styles_and_names() -> None:

@@ -337,19 +337,53 @@ async def test_the_dashboard_counts_the_supervisors_cases_and_exports_csv(api: A
     await api.act("w1", case["id"], "contact", note="Called")
     await api.act("w1", case["id"], "resolve", outcome="resolved", summary="Quiet now")
     await api.act("sup", case["id"], "approve")
-    await api.act("alice", case["id"], "rate", resolved=True, satisfaction=4)
+    await api.act("alice", case["id"], "rate", resolved=True, satisfaction=3)
     await api.file("alice", jurisdiction_code="C3")
     await web_login(api.client, "sup")
     html = (await api.client.get("/web/dashboard")).text
     assert 'id="total-received">1<' in html  # the C3 case is outside S1
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in html
+    assert "30% response, 35% resolution, 35% satisfaction" in html  # workflows/reports.yaml
     csv = await api.client.get("/web/dashboard.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     rows = {line.split(",")[0]: line.split(",") for line in csv.text.strip().splitlines()[1:]}
     assert set(rows) == {"S1", "C1", "C2"}
-    assert rows["C1"][5:] == ["1", "1.0000", "1.0000", "1.0000", "100.0"]
+    # rated 3 ("acceptable") is not satisfied: 100 × (30 × 1 + 35 × 1 + 35 × 0) / 100
+    assert rows["C1"][5:] == ["1", "1.0000", "1.0000", "0.0000", "65.00"]
+    assert rows["S1"][5:] == rows["C1"][5:] and rows["C2"][5:] == ["0", "", "", "", ""]
     bad = await api.client.get("/web/dashboard?start=2026-13-01")
     assert bad.status_code == 400 and 'id="start-error"' in bad.text
+
+
+async def test_the_dashboard_rows_are_the_rates_report_of_each_place(api: Api) -> None:
+    answered = await api.file("alice")
+    await api.act("w1", answered["id"], "claim")
+    await api.act("w1", answered["id"], "contact", note="Called")
+    await api.act("w1", answered["id"], "resolve", outcome="resolved", summary="Quiet now")
+    await api.act("sup", answered["id"], "approve")
+    await api.act("alice", answered["id"], "rate", resolved=False, satisfaction=5)
+    await api.file("bob", jurisdiction_code="G1")  # a grid case counts in its community
+    await api.file("bob", jurisdiction_code="C2")
+    excluded = await api.file("bob", jurisdiction_code="C2")
+    body = {"case_id": excluded["id"], "reason": "Asks for the impossible"}
+    assert (await api.as_user("sup", "POST", "/api/reports/exclusions", json=body)).status_code == 201
+    await web_login(api.client, "sup")
+    html = (await api.client.get("/web/dashboard")).text
+    assert 'id="total-received">3<' in html and 'id="excluded">' in html
+    rows = {
+        line.split(",")[0]: line.split(",")
+        for line in (await api.client.get("/web/dashboard.csv")).text.strip().splitlines()[1:]
+    }
+    for code in ("S1", "C1", "C2"):
+        report = await api.as_user("sup", "GET", f"/api/reports/rates?jurisdiction={code}")
+        total = report.json()["total"]
+        expected = [str(total["received"])] + [
+            "" if total[name] is None else f"{total[name]:.4f}"
+            for name in ("response_rate", "resolution_rate", "satisfaction_rate")
+        ]
+        expected.append("" if total["composite_score"] is None else f"{total['composite_score']:.2f}")
+        assert rows[code][5:] == expected
+    assert rows["C1"][5] == "2" and rows["C2"][5] == "1"
 
 
 @SQLITE_ONLY

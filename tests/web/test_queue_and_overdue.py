@@ -72,11 +72,16 @@ async def test_the_dashboard_shows_overdue_cases_by_level_and_missed_responses(
     clock.now += timedelta(days=8)  # past both response (24 h) and resolution (7 d) deadlines
     await web_login(api.client, "sup")
     html = (await api.client.get("/web/dashboard")).text
+    assert 'id="overdue-total">2<' in html and 'id="due-soon-total">0<' in html
     overdue = html.split('id="overdue"')[1].split("</table>")[0]
-    assert re.findall(r'<th scope="row">([^<]+)</th><td>(\d+)</td>', overdue) == [
-        ("Street", "1"),
-        ("Community", "1"),
+    # every level of the tree over the two C1 cases, escalated or not (GET /api/reports/overdue)
+    assert re.findall(r'<tr data-code="(\w+)"><td>(\w+)</td><th[^>]*>[^<]+</th><td>(\d+)</td>', overdue) == [
+        ("D1", "District", "2"),
+        ("S1", "Street", "2"),
+        ("C1", "Community", "2"),
     ]
+    report = (await api.as_user("sup", "GET", "/api/reports/overdue")).json()
+    assert [(e["code"], e["overdue"]) for e in report["by_level"]["street"]] == [("S1", 2)]
     c1 = html.split('data-code="C1"')[1].split("</tr>")[0]
     assert re.findall(r"<td[^>]*>([^<]+)</td>", c1)[:2] == ["2", "0%"]
     assert late["id"] != escalated["id"]
@@ -108,3 +113,31 @@ async def test_escalation_and_withdrawal_through_the_case_forms(timed: tuple[Api
     html = (await api.client.get(page)).text
     assert 'data-state="closed"' in html and "Withdrawn." in html
     assert 'class="action"' not in html
+
+
+async def test_the_dashboard_shows_rising_hot_spots_and_daily_contact_times(
+    timed: tuple[Api, FakeClock],
+) -> None:
+    api, clock = timed
+    await api.file("alice", address="Building 1")
+    clock.now += timedelta(days=8)  # the first case falls into the previous hot-spot window
+    for hours in (1, 3):
+        case = await api.file("bob", address="Building 2")
+        clock.now += timedelta(hours=hours)
+        await api.act("w1", case["id"], "claim")
+        await api.act("w1", case["id"], "contact", note="Called")
+    await api.file("alice", jurisdiction_code="C3")  # outside S1
+    await web_login(api.client, "sup")
+    html = (await api.client.get("/web/dashboard")).text
+    spots = html.split('id="hot-spots"')[1].split("</table>")[0]
+    assert re.findall(
+        r"<tr><th[^>]*>([^<]+)</th><td>([^<]+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>", spots
+    ) == [("Community One", "Neighbour noise", "2", "1", "1")]
+    report = (await api.as_user("sup", "GET", "/api/reports/rates?group_by=day")).json()
+    today = next(g for g in report["groups"] if g["group"] == "2026-11-10")
+    assert (today["contact_hours_p50"], today["contact_hours_p90"]) == (
+        1.0,
+        3.0,
+    )  # nearest rank, not the mean 2.0
+    times = html.split('id="times-h"')[1].split("</section>")[0]
+    assert '<tr><th scope="row">2026-11-10</th><td>2</td><td>1.00</td><td>3.00</td></tr>' in times

@@ -473,7 +473,7 @@ async def _dashboard(
         first, last = today - timedelta(days=29), today
     actor = session_user(request)
     assert actor is not None
-    board = await dash.build(actor, first, last, now, display_tz())
+    board = await dash.build(request.app.state.reports, actor, first, last, display_tz())
     return board, errors, {"start": start or first.isoformat(), "end": end or last.isoformat()}
 
 
