@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, get
 from litestar.datastructures import State
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 
 from jiesu import db
@@ -25,7 +26,7 @@ from jiesu.cases.api import CaseController, QueueController, TrackController
 from jiesu.cases.service import CaseService
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
-from jiesu.errors import EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
+from jiesu.errors import COMMON_ERROR_ANSWERS, EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
 from jiesu.limits.input import MAX_BODY_BYTES, check_request_input
 from jiesu.limits.rate import anonymous_intake_limit
 from jiesu.mediation.api import FollowUpController, MediationController
@@ -63,6 +64,15 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def document_error_answers(app: Litestar) -> None:
+    """Handlers that declare no error answers get the ones every guarded route can give, so the
+    OpenAPI document lists them (schemathesis checks every status it receives is documented)."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if isinstance(handler, HTTPRouteHandler) and not handler.raises:
+                handler.raises = COMMON_ERROR_ANSWERS
+
+
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> Litestar:
     """The app; ``clock`` is the time source of every service (tests pass a fake one)."""
     settings = settings or Settings.from_env()
@@ -96,7 +106,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         finally:
             await db.stop()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             AuthController,
@@ -159,3 +169,5 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         ),
         debug=False,
     )
+    document_error_answers(app)
+    return app

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+    ValidationException,
+)
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_409_CONFLICT,
@@ -78,6 +85,15 @@ def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> 
         status_code=HTTP_400_BAD_REQUEST,
     )
 
+
+COMMON_ERROR_ANSWERS: list[type[HTTPException]] = [
+    ValidationException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    NotFoundException,
+    AlreadyExists,
+    TooManyRequestsException,
+]
 
 EXCEPTION_HANDLERS = {
     CaseConflict: _conflict_handler,

@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from jiesu.accounts.schemas import Code, Phone
 from jiesu.mediation.schemas import MediationBrief
+from jiesu.routing.schemas import Latitude, Longitude
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -29,8 +30,8 @@ class CaseCreate(BaseModel):
     priority: Literal["normal", "urgent"] | None = None
     contact: Contact | None = None
     # Where the resident is: finds the grid by its boundary when no jurisdiction is given.
-    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
 
 
 class ContactOut(BaseModel):

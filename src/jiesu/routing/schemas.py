@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from jiesu.routing.rules import RuleSet
 
@@ -37,6 +37,17 @@ class AreaUpdate(BaseModel):
         return ring
 
 
+def _not_a_bool(value: Any) -> Any:
+    """JSON true/false is not a coordinate (pydantic's lax mode would read it as 1.0/0.0)."""
+    if isinstance(value, bool):
+        raise ValueError("a coordinate is a number, not true/false")
+    return value
+
+
+Latitude = Annotated[float, BeforeValidator(_not_a_bool), Field(ge=-90, le=90)]
+Longitude = Annotated[float, BeforeValidator(_not_a_bool), Field(ge=-180, le=180)]
+
+
 class AreaOut(BaseModel):
     jurisdiction_code: str
     level: str
@@ -47,8 +58,8 @@ class AreaOut(BaseModel):
 class LocateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
 
 
 class LocateOut(BaseModel):
