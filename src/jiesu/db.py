@@ -80,6 +80,11 @@ def current_engine() -> Engine:
     return _engine
 
 
+def is_unique_violation(exc: BaseException) -> bool:
+    """A UNIQUE constraint refused the write, on SQLite or PostgreSQL."""
+    return isinstance(exc, sqlite3.IntegrityError) or type(exc).__name__ == "UniqueViolationError"
+
+
 def is_sqlite() -> bool:
     return current_engine().engine_type == "sqlite"
 

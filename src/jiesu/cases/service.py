@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +27,7 @@ from jiesu.audit.chain import append_event
 from jiesu.cases.schemas import CaseCreate
 from jiesu.cases.tables import Case
 from jiesu.clock import Clock, system_clock
-from jiesu.db import write_transaction
+from jiesu.db import is_unique_violation, write_transaction
 from jiesu.errors import CaseConflict, field_error
 from jiesu.notify.outbox import enqueue
 from jiesu.routing.catalogue import Catalogue
@@ -45,10 +44,6 @@ SYSTEM = Principal(username="system", role="system")
 ACCESS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 RELATION_ROLES = {"filer": "resident", "assignee": "worker"}
 CLOSING_OUTCOMES = {"reject": "rejected", "merge": "merged", "withdraw": "withdrawn"}
-
-
-def _is_unique_violation(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.IntegrityError) or type(exc).__name__ == "UniqueViolationError"
 
 
 def _code(alphabet: str, length: int) -> str:
@@ -203,7 +198,7 @@ class CaseService:
         try:
             return await self._file_new(actor, data, scoped_key, request_hash, channel)
         except Exception as exc:
-            if scoped_key and _is_unique_violation(exc):
+            if scoped_key and is_unique_violation(exc):
                 replay = await self._replay(scoped_key, request_hash)
                 if replay:
                     return replay

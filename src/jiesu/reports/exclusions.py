@@ -11,8 +11,8 @@ from litestar.status_codes import HTTP_409_CONFLICT
 
 from jiesu.accounts.security import Principal
 from jiesu.audit.chain import append_event
-from jiesu.cases.service import CaseService, _is_unique_violation
-from jiesu.db import write_transaction
+from jiesu.cases.service import CaseService
+from jiesu.db import is_unique_violation, write_transaction
 from jiesu.reports.sql import Where, as_datetime, fetch
 from jiesu.reports.tables import Exclusion
 
@@ -37,7 +37,7 @@ async def exclude_case(
     try:
         return await _exclude(cases, actor, case_id, reason, now)
     except Exception as exc:
-        if _is_unique_violation(exc):  # a concurrent exclusion of the same case won the race
+        if is_unique_violation(exc):  # a concurrent exclusion of the same case won the race
             raise already_excluded(case_id) from exc
         raise
 
