@@ -533,16 +533,23 @@ class MediationService:
             await self._remind(viewer, session, "mediation.session_scheduled", now)
             return session
 
+    async def _session_not_yet_held(
+        self, actor: Principal, case_id: int, session_id: int
+    ) -> tuple[Any, dict[str, Any]]:
+        """The managed case in mediation and one of its sessions that was not held yet."""
+        viewer = await self._manage(actor, case_id, states=("mediation",))
+        await self._active(viewer)
+        session = await self._session(viewer, session_id)
+        if session["status"] == "held":
+            raise self._conflict(viewer, "the session was held already")
+        return viewer, session
+
     async def postpone(
         self, actor: Principal, case_id: int, session_id: int, data: s.SessionPostpone
     ) -> dict[str, Any]:
         now = self.now()
         async with write_transaction():
-            viewer = await self._manage(actor, case_id, states=("mediation",))
-            await self._active(viewer)
-            session = await self._session(viewer, session_id)
-            if session["status"] == "held":
-                raise self._conflict(viewer, "the session was held already")
+            viewer, session = await self._session_not_yet_held(actor, case_id, session_id)
             if data.until <= now:
                 raise field_error("until", "must be in the future")
             await MediationSession.update(
@@ -574,11 +581,7 @@ class MediationService:
     ) -> dict[str, Any]:
         now = self.now()
         async with write_transaction():
-            viewer = await self._manage(actor, case_id, states=("mediation",))
-            await self._active(viewer)
-            session = await self._session(viewer, session_id)
-            if session["status"] == "held":
-                raise self._conflict(viewer, "the session was held already")
+            viewer, session = await self._session_not_yet_held(actor, case_id, session_id)
             invited = set(json.loads(session["attendee_party_ids"]))
             for party_id in data.attended_party_ids:
                 if party_id not in invited:
