@@ -68,17 +68,26 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'jiesu.db'}"
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def test_settings(database_url: str, var_dir: Path, **overrides: Any) -> Settings:
+    """The settings every test app runs with: its own database and var/, fast hashing, no demo."""
     return Settings.from_env(
         database_url=database_url,
-        var_dir=tmp_path,
+        var_dir=var_dir,
         workflows_dir=PROJECT_ROOT / "workflows",
         secret_key="test-secret-key-test-secret-key-0123456789",
         admin_password=ADMIN_PASSWORD,
         password_hash_profile="fast",
         demo=False,
+        **overrides,
     )
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return test_settings(database_url, tmp_path)
 
 
 class MovableClock:

@@ -28,8 +28,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from jiesu.app import create_app
-from jiesu.config import PROJECT_ROOT, Settings
-from tests.conftest import ADMIN_PASSWORD, PASSWORD, WORLD_JURISDICTIONS, WORLD_USERS
+from jiesu.config import Settings
+from tests.conftest import ADMIN_PASSWORD, PASSWORD, WORLD_JURISDICTIONS, WORLD_USERS, test_settings
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, negative_data_rejection]
 # One caller of each kind; "filer" holds the access-code token of an anonymous filing.
@@ -67,16 +67,8 @@ OWN_CONTRACT_PREFIXES = ("/open311/",)
 
 
 def fuzz_settings(database_url: str, var_dir: Path) -> Settings:
-    return Settings.from_env(
-        database_url=database_url,
-        var_dir=var_dir,
-        workflows_dir=PROJECT_ROOT / "workflows",
-        secret_key="fuzz-secret-key-fuzz-secret-key-0123456789",
-        admin_password=ADMIN_PASSWORD,
-        password_hash_profile="fast",
-        demo=False,
-        anonymous_intake_per_minute=100_000,  # the limiter stays in the path without refusing the fuzzer
-    )
+    # the limiter stays in the path without refusing the fuzzer
+    return test_settings(database_url, var_dir, anonymous_intake_per_minute=100_000)
 
 
 def _ok(response: Any, status: int) -> Any:
