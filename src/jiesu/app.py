@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         await db.start(settings.database_url, migrate=settings.migrate_on_start)
         get_logger("jiesu").info("started", database="sqlite" if settings.is_sqlite else "postgresql")
         try:
+            await cases.start_intake_writer()
             await accounts.ensure_admin(settings.admin_password)
             if settings.demo:
                 from jiesu.demo import load_demo_data
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 await load_demo_data(accounts, cases)
             yield
         finally:
+            await cases.stop_intake_writer()
             await db.stop()
 
     app = Litestar(

@@ -100,6 +100,10 @@ def transaction_scratch() -> dict[str, Any]:
     return scratch
 
 
+def in_write_transaction() -> bool:
+    return _scratch.get() is not None
+
+
 def before_commit(hook: Callable[[], Awaitable[None]]) -> None:
     hooks = transaction_scratch().setdefault("before_commit", [])
     if hook not in hooks:

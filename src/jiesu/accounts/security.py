@@ -49,6 +49,10 @@ class Passwords:
             return False
 
 
+# jiesu itself: immediate acceptance and dispatch at intake, the sweeper.
+SYSTEM = Principal(username="system", role="system")
+
+
 def principal_from_token(token: Token) -> Principal:
     extras = token.extras
     return Principal(

@@ -47,6 +47,48 @@ def event_hash(prev_hash: str, event: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + _canonical_event(event)).encode()).hexdigest()
 
 
+def prepare_event(
+    *,
+    case_id: int | None,
+    actor: str,
+    actor_role: str,
+    action: str,
+    from_state: str | None,
+    to_state: str,
+    fields: dict[str, Any],
+    at: datetime,
+) -> dict[str, Any]:
+    """An event as it will be written, personal text sealed; ``link_events`` numbers and hashes it."""
+    written_actor, written_fields, texts = sealing.seal_event(actor, actor_role, fields)
+    return {
+        "case_id": case_id,
+        "actor": written_actor,
+        "actor_role": actor_role,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "fields": canonical_json(written_fields),
+        "created_at": at.isoformat(timespec="microseconds"),
+        "texts": texts,
+    }
+
+
+def link_events(
+    pending: list[dict[str, Any]], last_seq: int, last_hash: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    """Number and hash prepared events after the chain's head: (event rows, text rows, new head hash)."""
+    rows, texts = [], []
+    seq, prev_hash = last_seq, last_hash
+    for event in pending:
+        seq += 1
+        texts += [{"event_seq": seq, **text} for text in event["texts"]]
+        row = {key: value for key, value in event.items() if key != "texts"}
+        row.update(seq=seq, prev_hash=prev_hash)
+        row["hash"] = prev_hash = event_hash(prev_hash, row)
+        rows.append(row)
+    return rows, texts, prev_hash
+
+
 async def append_event(
     *,
     case_id: int,
@@ -59,21 +101,21 @@ async def append_event(
     at: datetime,
 ) -> None:
     """Record one event of the current write transaction; it is chained just before COMMIT."""
-    pending = transaction_scratch().setdefault("audit_events", [])
-    written_actor, written_fields, texts = sealing.seal_event(actor, actor_role, fields)
-    pending.append(
-        {
-            "case_id": case_id,
-            "actor": written_actor,
-            "actor_role": actor_role,
-            "action": action,
-            "from_state": from_state,
-            "to_state": to_state,
-            "fields": canonical_json(written_fields),
-            "created_at": at.isoformat(timespec="microseconds"),
-            "texts": texts,
-        }
+    event = prepare_event(
+        case_id=case_id,
+        actor=actor,
+        actor_role=actor_role,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        fields=fields,
+        at=at,
     )
+    append_prepared(event)
+
+
+def append_prepared(event: dict[str, Any]) -> None:
+    transaction_scratch().setdefault("audit_events", []).append(event)
     before_commit(_chain_pending_events)
 
 
@@ -89,18 +131,11 @@ async def _chain_pending_events() -> None:
     )
     if not bumped:
         raise RuntimeError("the audit head row is missing: run the migrations")
-    prev_hash, seq = bumped[0]["hash"], bumped[0]["seq"] - len(pending)
-    rows, texts = [], []
-    for event in pending:
-        seq += 1
-        texts += [EventText(event_seq=seq, **text) for text in event.pop("texts")]
-        event.update(seq=seq, prev_hash=prev_hash)
-        event["hash"] = prev_hash = event_hash(prev_hash, event)
-        rows.append(CaseEvent(**event))
-    await CaseEvent.insert(*rows)
+    rows, texts, head_hash = link_events(pending, bumped[0]["seq"] - len(pending), bumped[0]["hash"])
+    await CaseEvent.insert(*(CaseEvent(**row) for row in rows))
     if texts:
-        await EventText.insert(*texts)
-    await AuditHead.update({AuditHead.hash: prev_hash}).where(AuditHead.id == 1)
+        await EventText.insert(*(EventText(**text) for text in texts))
+    await AuditHead.update({AuditHead.hash: head_hash}).where(AuditHead.id == 1)
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ class CaseController(Controller):
         filed = await cases.file_case(actor, data, idempotency_key)
         viewer = actor or Principal(username="", role="filer", case_id=filed.case["id"])
         body = case_out(cases, viewer, filed.case, cases.clock())
-        routing = await routing_summary(filed.case["id"])
+        routing = filed.routing or await routing_summary(filed.case["id"])
         return FiledCaseOut(**body, access_code=filed.access_code, routing=routing)
 
     @get(

@@ -20,14 +20,16 @@ from litestar.exceptions import HTTPException, NotFoundException, PermissionDeni
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 from pydantic import ValidationError
 
-from jiesu.accounts.security import Principal
+from jiesu.accounts.security import SYSTEM, Principal
 from jiesu.accounts.service import require_jurisdiction
 from jiesu.accounts.tables import Jurisdiction, User
-from jiesu.audit.chain import append_event
+from jiesu.audit.chain import append_prepared, prepare_event
+from jiesu.batch_writer import batch_writer, run_in_current_transaction
+from jiesu.cases.intake import IntakeBatch, IntakePlan, case_defaults
 from jiesu.cases.schemas import CaseCreate
 from jiesu.cases.tables import Case
 from jiesu.clock import Clock, system_clock
-from jiesu.db import is_unique_violation, write_transaction
+from jiesu.db import current_engine, in_write_transaction, write_transaction
 from jiesu.errors import CaseConflict, field_error
 from jiesu.notify.outbox import enqueue
 from jiesu.routing.catalogue import Catalogue
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
     from jiesu.routing.router import Router
     from jiesu.sla.calendar import SlaConfig
 
-SYSTEM = Principal(username="system", role="system")
 ACCESS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 RELATION_ROLES = {"filer": "resident", "assignee": "worker"}
 CLOSING_OUTCOMES = {"reject": "rejected", "merge": "merged", "withdraw": "withdrawn"}
@@ -55,6 +56,7 @@ class FiledCase:
     case: dict[str, Any]
     access_code: str | None
     created: bool
+    routing: dict[str, Any] | None = None  # the router's decision, when this request made it
 
 
 class CaseService:
@@ -76,6 +78,18 @@ class CaseService:
         # Domain areas that add checks and column changes to case actions (mediation/): (actor, case,
         # action, payload, now) -> changes; each may raise to refuse the action.
         self.effect_hooks: list[Callable[..., Awaitable[dict[str, Any]]]] = []
+        self.intake_batch = IntakeBatch(self)
+        # Started with the app (``start_intake_writer``); without it each filing is its own transaction.
+        self.intake_writer: Any = None
+
+    async def start_intake_writer(self) -> None:
+        self.intake_writer = batch_writer(current_engine(), self.intake_batch, "jiesu-intake-writer")
+        self.intake_writer.start()
+
+    async def stop_intake_writer(self) -> None:
+        writer, self.intake_writer = self.intake_writer, None
+        if writer is not None:
+            await writer.stop()
 
     # ---- who may see and do what ------------------------------------------------------------
 
@@ -187,33 +201,29 @@ class CaseService:
         idempotency_key: str | None = None,
         channel: str | None = None,
     ) -> FiledCase:
+        """File, accept and (when the rules place it) dispatch a case, in one transaction.
+
+        Outside a write transaction the filing joins the intake batch writer (group commit); inside
+        one (a web form that also stores a photo) it is written in that transaction.
+        """
         if actor is not None and actor.role not in ("resident", "dispatcher"):
             raise PermissionDeniedException("cases are filed by residents and dispatchers")
         scoped_key = self._idempotency_scope(actor, idempotency_key) if idempotency_key else None
         request_hash = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
-        if scoped_key:
-            replay = await self._replay(scoped_key, request_hash)
-            if replay:
-                return replay
-        try:
-            return await self._file_new(actor, data, scoped_key, request_hash, channel)
-        except Exception as exc:
-            if scoped_key and is_unique_violation(exc):
-                replay = await self._replay(scoped_key, request_hash)
-                if replay:
-                    return replay
-            raise
-
-    async def _replay(self, scoped_key: str, request_hash: str) -> FiledCase | None:
-        case = await Case.select().where(Case.idempotency_key == scoped_key).first()
-        if case is None:
-            return None
-        if case["request_hash"] != request_hash:
+        plan = await self._plan(actor, data, scoped_key, request_hash, channel)
+        if self.intake_writer is not None and not in_write_transaction():
+            outcome = await self.intake_writer.submit(plan)
+        else:
+            async with write_transaction():
+                (outcome,) = await run_in_current_transaction(self.intake_batch([plan]))
+                if isinstance(outcome, Exception):
+                    raise outcome
+        if not outcome.created and outcome.case["request_hash"] != request_hash:
             raise HTTPException(
                 status_code=HTTP_422_UNPROCESSABLE_ENTITY,
                 detail="Idempotency-Key: this key was already used with a different request body",
             )
-        return FiledCase(case, self.access_code(case), created=False)
+        return FiledCase(outcome.case, self.access_code(outcome.case), outcome.created, outcome.routing)
 
     async def _contact_of(self, actor: Principal | None, data: CaseCreate) -> tuple[str, str]:
         if data.contact is not None:
@@ -228,14 +238,21 @@ class CaseService:
                 return user["display_name"], user["phone"]
         raise field_error("contact", "name and phone are needed to reach the filer")
 
-    async def _file_new(
+    async def _jurisdiction(self, code: str) -> dict[str, Any]:
+        row = await self.router.jurisdiction(code) if self.router else await require_jurisdiction(code)
+        if row is None:
+            raise field_error("jurisdiction_code", f"no jurisdiction with code {code!r}")
+        return row
+
+    async def _plan(
         self,
         actor: Principal | None,
         data: CaseCreate,
         scoped_key: str | None,
         request_hash: str,
         channel: str | None = None,
-    ) -> FiledCase:
+    ) -> IntakePlan:
+        """Everything a filing needs that takes no write lock: checks, deadlines, the acceptance."""
         category = self.catalogue.get(data.category) if data.category else None
         if data.category and category is None:
             raise field_error("category", f"unknown category {data.category!r}")
@@ -245,66 +262,52 @@ class CaseService:
         now = self.clock()
         resident = actor if actor is not None and actor.role == "resident" else None
         channel = channel or ("web" if resident else ("hotline" if actor is not None else "anonymous"))
-        async with write_transaction():
-            if scoped_key and (replay := await self._replay(scoped_key, request_hash)):
-                return replay  # an earlier retry committed in this group, or just before
-            jurisdiction = (
-                await require_jurisdiction(data.jurisdiction_code) if data.jurisdiction_code else None
-            )
-            located = None
-            if jurisdiction is None and self.router is not None:
-                located = await self.router.locate(data.address, data.lat, data.lon)
-                jurisdiction = located[0] if located else None
-            row = Case(
-                tracking_no=f"JS{now:%Y%m%d}-{_code(ACCESS_CODE_ALPHABET, 6)}",
-                kind=data.kind,
-                category=data.category,
-                title=data.title,
-                description=data.description,
-                address=data.address,
-                jurisdiction_code=jurisdiction["code"] if jurisdiction else None,
-                jurisdiction_path=jurisdiction["path"] if jurisdiction else None,
-                priority=priority,
-                complexity=complexity,
-                state="intake",
-                version=1,
-                filer=resident.username if resident else None,
-                channel=channel,
-                contact_name=contact_name,
-                contact_phone=contact_phone,
-                access_code_hash=None if resident else secrets.token_hex(8),
-                idempotency_key=scoped_key,
-                request_hash=request_hash if scoped_key else None,
-                received_at=now,
-                updated_at=now,
-                **initial_deadlines(
-                    self.workflow.spec.clocks,
-                    now,
-                    priority,
-                    complexity,
-                    self.sla.calendar if self.sla else None,
-                ),
-            )
-            row.due_at = row.response_due
-            await Case.insert(row)
-            case = row.to_dict()
-            filer_actor = actor or Principal(username="anonymous", role="anonymous")
-            await append_event(
-                case_id=case["id"],
-                actor=filer_actor.username,
-                actor_role=filer_actor.role,
-                action="file",
-                from_state=None,
-                to_state="intake",
-                fields={"kind": data.kind, "category": data.category, "channel": channel},
-                at=now,
-            )
-            await track(case, now, self.sla)
-            if category is not None and jurisdiction is not None:
-                case = await self._transition(SYSTEM, case, "accept", {}, now)
-                if self.router is not None:
-                    case = await self.router.route(self, case, now, located[1] if located else None)
-        return FiledCase(case, self.access_code(case), created=True)
+        jurisdiction = await self._jurisdiction(data.jurisdiction_code) if data.jurisdiction_code else None
+        located = None
+        if jurisdiction is None and self.router is not None:
+            located = await self.router.locate(data.address, data.lat, data.lon)
+            jurisdiction = located[0] if located else None
+        deadlines = initial_deadlines(
+            self.workflow.spec.clocks, now, priority, complexity, self.sla.calendar if self.sla else None
+        )
+        case = {
+            **case_defaults(),
+            "tracking_no": f"JS{now:%Y%m%d}-{_code(ACCESS_CODE_ALPHABET, 6)}",
+            "kind": data.kind,
+            "category": data.category,
+            "title": data.title,
+            "description": data.description,
+            "address": data.address,
+            "jurisdiction_code": jurisdiction["code"] if jurisdiction else None,
+            "jurisdiction_path": jurisdiction["path"] if jurisdiction else None,
+            "priority": priority,
+            "complexity": complexity,
+            "state": "intake",
+            "version": 1,
+            "filer": resident.username if resident else None,
+            "channel": channel,
+            "contact_name": contact_name,
+            "contact_phone": contact_phone,
+            "access_code_hash": None if resident else secrets.token_hex(8),
+            "idempotency_key": scoped_key,
+            "request_hash": request_hash if scoped_key else None,
+            "received_at": now,
+            "updated_at": now,
+            "due_at": deadlines["response_due"],
+            **deadlines,
+        }
+        filer = actor or Principal(username="anonymous", role="anonymous")
+        fields = {"kind": data.kind, "category": data.category, "channel": channel}
+        plan = IntakePlan(case, [self.event(filer, {**case, "state": None}, case, "file", fields, now)], now)
+        plan.key = scoped_key
+        if category is not None and jurisdiction is not None:
+            plan.case = self.apply(case, self.workflow.fire("intake", "accept", {}), {}, now)
+            plan.events.append(self.event(SYSTEM, case, plan.case, "accept", {}, now))
+            plan.accepted = True
+            if self.router is not None:
+                plan.dispatch_state = self.workflow.fire(plan.case["state"], "dispatch", {})
+                plan.located_by = located[1] if located else None
+        return plan
 
     # ---- actions ----------------------------------------------------------------------------
 
@@ -359,13 +362,8 @@ class CaseService:
             new_state = self.workflow.fire(case["state"], action, payload, reopen_count=case["reopen_count"])
         except IllegalTransition as exc:
             raise self._conflict(actor, case, str(exc)) from exc
-        changes.update(self._state_entry(case, new_state, now))
-        changes["state"] = new_state
-        updated = {**case, **changes}
-        updated["due_at"] = current_due(updated)
-        updated["version"] = case["version"] + 1
-        updated["updated_at"] = now
-        values = {key: updated[key] for key in {*changes, "due_at", "updated_at"}}
+        updated = self.apply(case, new_state, changes, now)
+        values: dict[Any, Any] = {k: v for k, v in updated.items() if k != "version" and v != case.get(k)}
         values["version"] = Case.version + 1
         written = (
             await Case.update(values)
@@ -375,19 +373,42 @@ class CaseService:
         if not written:
             fresh = await Case.select().where(Case.id == case["id"]).first()
             raise self._conflict(actor, fresh or case, "the case was changed by someone else")
-        await append_event(
-            case_id=case["id"],
+        append_prepared(self.event(actor, case, updated, action, event_fields, now))
+        for topic, recipient, message in self.messages(action, updated, now):
+            await enqueue(topic=topic, case_id=case["id"], recipient=recipient, payload=message, at=now)
+        await track(updated, now, self.sla)
+        return updated
+
+    def apply(
+        self, case: dict[str, Any], new_state: str, changes: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        """The case after a transition to ``new_state`` that changes ``changes``, in memory."""
+        updated = {**case, **changes, **self._state_entry(case, new_state, now), "state": new_state}
+        updated["due_at"] = current_due(updated)
+        updated["version"] = case["version"] + 1
+        updated["updated_at"] = now
+        return updated
+
+    @staticmethod
+    def event(
+        actor: Principal,
+        case: dict[str, Any],
+        updated: dict[str, Any],
+        action: str,
+        fields: dict[str, Any],
+        now: datetime,
+    ) -> dict[str, Any]:
+        """The audit event of a transition from ``case`` to ``updated``, prepared for the chain."""
+        return prepare_event(
+            case_id=case.get("id"),
             actor=actor.username,
             actor_role=actor.role,
             action=action,
             from_state=case["state"],
-            to_state=new_state,
-            fields=event_fields,
+            to_state=updated["state"],
+            fields=fields,
             at=now,
         )
-        await self._notify(action, updated, now)
-        await track(updated, now, self.sla)
-        return updated
 
     async def system_action(
         self,
@@ -525,8 +546,11 @@ class CaseService:
             changes.update(await hook(actor, case, action, payload, now))
         return changes, fields
 
-    async def _notify(self, action: str, case: dict[str, Any], now: datetime) -> None:
-        """Outbox rows for the people a change concerns; no phone or name in any payload."""
+    @staticmethod
+    def messages(
+        action: str, case: dict[str, Any], now: datetime
+    ) -> list[tuple[str, str | None, dict[str, Any]]]:
+        """(topic, recipient, payload) for the people a change concerns; no phone or name in any."""
         filer = case["filer"] or f"case:{case['id']}:filer"
         base = {"case_id": case["id"], "tracking_no": case["tracking_no"], "state": case["state"]}
         messages: list[tuple[str, str | None, dict[str, Any]]] = []
@@ -539,8 +563,7 @@ class CaseService:
             messages.append(("case.feedback_requested", filer, {**base, "outcome": case["outcome"]}))
         if case["state"] == "closed" and case["closed_at"] == now:  # closed by this change
             messages.append(("case.closed", filer, {**base, "outcome": case["outcome"]}))
-        for topic, recipient, payload in messages:
-            await enqueue(topic=topic, case_id=case["id"], recipient=recipient, payload=payload, at=now)
+        return messages
 
 
 def encode_cursor(case_id: int) -> str:

@@ -9,17 +9,26 @@ from typing import Any
 from jiesu.notify.tables import OutboxMessage
 
 
+def outbox_row(
+    *, topic: str, case_id: int | None, recipient: str | None, payload: dict[str, Any], at: datetime
+) -> dict[str, Any]:
+    """The columns of a new pending message (no phone or name may be in ``payload``)."""
+    return {
+        "case_id": case_id,
+        "topic": topic,
+        "recipient": recipient,
+        "payload": json.dumps(payload, ensure_ascii=False, default=str),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": at,
+        "created_at": at,
+        "delivered_at": None,
+        "last_error": None,
+    }
+
+
 async def enqueue(
     *, topic: str, case_id: int | None, recipient: str | None, payload: dict[str, Any], at: datetime
 ) -> None:
-    await OutboxMessage.insert(
-        OutboxMessage(
-            case_id=case_id,
-            topic=topic,
-            recipient=recipient,
-            payload=json.dumps(payload, ensure_ascii=False, default=str),
-            status="pending",
-            next_attempt_at=at,
-            created_at=at,
-        )
-    )
+    row = outbox_row(topic=topic, case_id=case_id, recipient=recipient, payload=payload, at=at)
+    await OutboxMessage.insert(OutboxMessage(**row))

@@ -216,7 +216,7 @@ class WorkerController(Controller):
         }
         visible = [r for r in rows if cases.in_scope(request.user, homes.get(r["jurisdiction_code"] or ""))]
         _, rules = await router.current()
-        loads = await router.loads([r["username"] for r in visible], rules)
+        loads = await router.worker_loads([r["username"] for r in visible], rules)
         return [worker_out(row, loads[row["username"]]) for row in visible]
 
     @put(
@@ -243,7 +243,7 @@ class WorkerController(Controller):
         return await update_worker(router, username, values)
 
 
-def worker_out(row: dict[str, Any], load: tuple[int, int]) -> WorkerOut:
+def worker_out(row: dict[str, Any], load: list[int]) -> WorkerOut:
     return WorkerOut(
         username=row["username"],
         jurisdiction_code=row["jurisdiction_code"],
@@ -264,5 +264,5 @@ async def update_worker(router: Router, username: str, values: dict[Any, Any]) -
             await User.update(values).where(User.id == row["id"])
             row = {**row, **{column._meta.name: value for column, value in values.items()}}
     _, rules = await router.current()
-    loads = await router.loads([username], rules)
+    loads = await router.worker_loads([username], rules)
     return worker_out(row, loads[username])

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_409_CONFLICT
-from piccolo.query.functions.aggregate import Count
 
-from jiesu.accounts.tables import Jurisdiction, User
+from jiesu.accounts.tables import Jurisdiction
 from jiesu.audit.chain import append_event
 from jiesu.cases.tables import Case
 from jiesu.errors import field_error
@@ -25,10 +25,13 @@ from jiesu.routing.geo import contains
 from jiesu.routing.rules import WILDCARD, Rule, RuleSet, unknown_categories
 from jiesu.routing.tables import AddressArea, RoutingDecision, RuleVersion
 
-if TYPE_CHECKING:
-    from jiesu.cases.service import CaseService
-
 OPEN_STATES = ("triage", "mediation", "resolution")
+# The open cases of some workers by priority (the workers' names fill the IN list).
+OPEN_LOAD_SQL = (
+    "SELECT assignee, priority, COUNT(*) AS count FROM jiesu_case"
+    " WHERE assignee IN ({names}) AND state IN ('triage', 'mediation', 'resolution')"
+    " GROUP BY assignee, priority"
+)
 RULES_EVENT_CASE_ID = 0  # audit events about the routing rules, not about one case
 
 
@@ -51,25 +54,40 @@ class Placement:
 
 
 class Router:
+    """Placement and worker choice. The data they need (rules, jurisdictions, workers on duty, loads)
+    is read by the caller inside its write transaction; only jurisdictions are cached, as they never
+    change once created."""
+
     def __init__(self, default_rules: RuleSet, catalogue: Catalogue) -> None:
         self.default_rules = default_rules
         self.catalogue = catalogue
-        self._cached: tuple[int, RuleSet] | None = None
-        self._paths: dict[str, str] = {}  # jurisdiction code -> path; paths never change
+        self._parsed: tuple[int, RuleSet] = (0, default_rules)
+        self._jurisdictions: dict[str, dict[str, Any]] = {}  # code -> {code, level, path}
 
     # ---- the rules in force ---------------------------------------------------------------------
+
+    def rules_at(self, version: int, body: str | None) -> RuleSet:
+        """The rule set of ``version`` (0: workflows/routing.yaml); ``body`` is needed on a cache miss."""
+        if version == 0:
+            return self.default_rules
+        if self._parsed[0] != version:
+            assert body is not None
+            self._parsed = (version, RuleSet.model_validate_json(body))
+        return self._parsed[1]
+
+    def knows_rules(self, version: int) -> bool:
+        return version == 0 or self._parsed[0] == version
 
     async def current(self) -> tuple[int, RuleSet]:
         """(version, rules); version 0 is workflows/routing.yaml, untouched by the admin."""
         latest = await RuleVersion.select(RuleVersion.version).order_by(RuleVersion.version, ascending=False)
-        if not latest:
-            return 0, self.default_rules
-        version = latest[0]["version"]
-        if self._cached is None or self._cached[0] != version:
+        version = latest[0]["version"] if latest else 0
+        body = None
+        if not self.knows_rules(version):
             row = await RuleVersion.select(RuleVersion.body).where(RuleVersion.version == version).first()
             assert row is not None
-            self._cached = (version, RuleSet.model_validate_json(row["body"]))
-        return self._cached
+            body = row["body"]
+        return version, self.rules_at(version, body)
 
     async def save(self, actor: str, rules: RuleSet, expected_version: int | None, now: datetime) -> int:
         """Store a new version and record it in the audit chain. Call inside a write transaction."""
@@ -114,16 +132,45 @@ class Router:
         )
         return new_version
 
-    # ---- where a case belongs -------------------------------------------------------------------
+    # ---- jurisdictions --------------------------------------------------------------------------
+
+    def missing_jurisdictions(self, codes: Iterable[str]) -> list[str]:
+        return sorted({code for code in codes if code not in self._jurisdictions})
+
+    def remember_jurisdictions(self, rows: Iterable[dict[str, Any]]) -> None:
+        for row in rows:
+            self._jurisdictions[row["code"]] = {key: row[key] for key in ("code", "level", "path")}
+
+    async def jurisdiction(self, code: str) -> dict[str, Any] | None:
+        if code not in self._jurisdictions:
+            row = (
+                await Jurisdiction.select(Jurisdiction.code, Jurisdiction.level, Jurisdiction.path)
+                .where(Jurisdiction.code == code)
+                .first()
+            )
+            if row is None:
+                return None
+            self.remember_jurisdictions([row])
+        return self._jurisdictions[code]
 
     async def _paths_of(self, codes: list[str]) -> dict[str, str]:
-        missing = [code for code in codes if code not in self._paths]
+        missing = self.missing_jurisdictions(codes)
         if missing:
-            rows = await Jurisdiction.select(Jurisdiction.code, Jurisdiction.path).where(
-                Jurisdiction.code.is_in(missing)
+            self.remember_jurisdictions(
+                await Jurisdiction.select(Jurisdiction.code, Jurisdiction.level, Jurisdiction.path).where(
+                    Jurisdiction.code.is_in(missing)
+                )
             )
-            self._paths.update({row["code"]: row["path"] for row in rows})
-        return {code: self._paths[code] for code in codes if code in self._paths}
+        return {code: self._jurisdictions[code]["path"] for code in codes if code in self._jurisdictions}
+
+    def codes_to_place(self, rules: RuleSet, paths: Iterable[str | None]) -> set[str]:
+        """Every jurisdiction ``place`` looks at for cases with these paths."""
+        codes = {code for rule in rules.rules for code in rule.jurisdictions}
+        for path in paths:
+            codes.update(path_codes(path))
+        return codes
+
+    # ---- where a case belongs -------------------------------------------------------------------
 
     async def locate(
         self, address: str, lat: float | None = None, lon: float | None = None
@@ -152,20 +199,15 @@ class Router:
                 chosen = (best_code, "address")
         if chosen is None:
             return None
-        row = await Jurisdiction.select().where(Jurisdiction.code == chosen[0]).first()
+        row = await self.jurisdiction(chosen[0])
         return (row, chosen[1]) if row else None
 
-    async def _chain(self, path: str | None) -> dict[str, dict[str, Any]]:
-        """The case's jurisdiction and its ancestors, by level."""
-        codes = path_codes(path)
-        if not codes:
-            return {}
-        rows = await Jurisdiction.select(Jurisdiction.code, Jurisdiction.level, Jurisdiction.path).where(
-            Jurisdiction.code.is_in(codes)
-        )
+    def chain(self, path: str | None) -> dict[str, dict[str, Any]]:
+        """The case's jurisdiction and its ancestors, by level (known after ``remember_jurisdictions``)."""
+        rows = [self._jurisdictions[code] for code in path_codes(path) if code in self._jurisdictions]
         return {row["level"]: row for row in rows}
 
-    async def match(self, rules: RuleSet, category: str, case_path: str) -> Rule | None:
+    def match(self, rules: RuleSet, category: str, case_path: str) -> Rule | None:
         best: tuple[int, int, int] | None = None
         chosen = None
         for order, rule in enumerate(rules.rules):
@@ -173,8 +215,10 @@ class Router:
                 continue
             depth = 0
             if rule.jurisdictions:
-                paths = await self._paths_of(rule.jurisdictions)
-                inside = [len(p) for p in paths.values() if case_path.startswith(p)]
+                paths = [
+                    self._jurisdictions[c]["path"] for c in rule.jurisdictions if c in self._jurisdictions
+                ]
+                inside = [len(p) for p in paths if case_path.startswith(p)]
                 if not inside:
                     continue
                 depth = max(inside)
@@ -183,12 +227,11 @@ class Router:
                 best, chosen = score, rule
         return chosen
 
-    async def place(
-        self, rules: RuleSet, case: dict[str, Any], chain: dict[str, dict[str, Any]]
-    ) -> Placement:
+    def place(self, rules: RuleSet, case: dict[str, Any]) -> Placement:
+        chain = self.chain(case["jurisdiction_path"])
         category = self.catalogue.get(case["category"])
         category_skills = tuple(category.skills) if category else ()
-        rule = await self.match(rules, case["category"], case["jurisdiction_path"] or "")
+        rule = self.match(rules, case["category"], case["jurisdiction_path"] or "")
         if rule is not None and rule.level in chain:
             skills = tuple(rule.skills) if rule.skills is not None else category_skills
             return Placement(rule, rule.level, chain[rule.level], skills, False, "rule")
@@ -200,93 +243,60 @@ class Router:
 
     # ---- who handles it -------------------------------------------------------------------------
 
+    def homes(self, placement: Placement, case_path: str | None) -> list[str]:
+        """The jurisdictions whose workers may take a case placed at ``placement``."""
+        unit = placement.unit
+        if unit is None:
+            return []
+        homes = [unit["code"]]
+        grid = self.chain(case_path).get("grid")
+        if unit["level"] == "community" and grid is not None:
+            homes.append(grid["code"])
+        return homes
+
     @staticmethod
     def qualifies(worker_skills: list[str], category: str, skills: tuple[str, ...]) -> bool:
         """A worker qualifies with every skill the rule needs, or with the category itself."""
         return category in worker_skills or (bool(skills) and set(skills) <= set(worker_skills))
 
-    async def loads(self, usernames: list[str], rules: RuleSet) -> dict[str, tuple[int, int]]:
-        """username -> (open cases weighted by priority, open cases)."""
-        if not usernames:
-            return {}
-        rows = (
-            await Case.select(Case.assignee, Case.priority, Count())
-            .where(Case.assignee.is_in(usernames) & Case.state.is_in(list(OPEN_STATES)))
-            .group_by(Case.assignee, Case.priority)
-        )
-        totals = {name: (0, 0) for name in usernames}
+    @staticmethod
+    def loads(rows: Iterable[dict[str, Any]], rules: RuleSet) -> dict[str, list[int]]:
+        """username -> [open cases weighted by priority, open cases], from ``OPEN_LOAD_SQL`` rows."""
+        totals: dict[str, list[int]] = {}
         for row in rows:
-            weighted, count = totals[row["assignee"]]
-            totals[row["assignee"]] = (
-                weighted + row["count"] * rules.weight(row["priority"]),
-                count + row["count"],
-            )
+            load = totals.setdefault(row["assignee"], [0, 0])
+            load[0] += row["count"] * rules.weight(row["priority"])
+            load[1] += row["count"]
         return totals
 
-    async def choose_worker(
-        self, rules: RuleSet, case: dict[str, Any], placement: Placement, chain: dict[str, dict[str, Any]]
+    async def worker_loads(self, usernames: list[str], rules: RuleSet) -> dict[str, list[int]]:
+        """username -> [weighted, open] for these workers, read now (for the API, not the intake)."""
+        if not usernames:
+            return {}
+        sql = OPEN_LOAD_SQL.format(names=",".join("{}" for _ in usernames))
+        loads = self.loads(await Case.raw(sql, *usernames), rules)
+        return {name: loads.get(name, [0, 0]) for name in usernames}
+
+    def choose_worker(
+        self,
+        case: dict[str, Any],
+        placement: Placement,
+        workers: Iterable[dict[str, Any]],
+        loads: dict[str, list[int]],
     ) -> str | None:
-        unit = placement.unit
-        if unit is None:
-            return None
-        homes = [unit["code"]]
-        grid = chain.get("grid")
-        if unit["level"] == "community" and grid is not None:
-            homes.append(grid["code"])
-        workers = await User.select(User.username, User.categories, User.capacity).where(
-            (User.role == "worker")
-            & (User.active == True)  # noqa: E712
-            & (User.on_duty == True)  # noqa: E712
-            & User.jurisdiction_code.is_in(homes)
-        )
+        """The skilled worker on duty in the unit with the fewest open cases weighted by priority."""
+        homes = self.homes(placement, case["jurisdiction_path"])
         skilled = [
             w
             for w in workers
-            if self.qualifies(json.loads(w["categories"] or "[]"), case["category"], placement.skills)
+            if w["jurisdiction_code"] in homes
+            and self.qualifies(json.loads(w["categories"] or "[]"), case["category"], placement.skills)
         ]
-        load = await self.loads([w["username"] for w in skilled], rules)
-        free = [w for w in skilled if load[w["username"]][1] < w["capacity"]]
+        free = [w for w in skilled if loads.get(w["username"], [0, 0])[1] < w["capacity"]]
         if not free:
             return None
-        best = min(free, key=lambda w: (*load[w["username"]], w["username"]))
+        best = min(free, key=lambda w: (*loads.get(w["username"], [0, 0]), w["username"]))
         return best["username"]
-
-    async def route(
-        self, service: CaseService, case: dict[str, Any], now: datetime, located_by: str | None = None
-    ) -> dict[str, Any]:
-        """Dispatch an accepted case when the rules place it; record the decision either way."""
-        version, rules = await self.current()
-        chain = await self._chain(case["jurisdiction_path"])
-        placement = await self.place(rules, case, chain)
-        worker = await self.choose_worker(rules, case, placement, chain)
-        reason = placement.reason
-        if worker is not None:
-            extra = {
-                "rule": placement.rule.id if placement.rule else None,
-                "unit": placement.unit["code"] if placement.unit else None,
-                "responsible": placement.unit["code"] if placement.unit else None,
-                "assist": list(placement.rule.assist) if placement.rule else [],
-                "flagged": placement.flagged,
-            }
-            case = await service.system_action(case, "dispatch", {"assignee": worker}, now, extra)
-        elif placement.unit is not None:
-            reason = "no_worker" if not placement.flagged else reason
-        await RoutingDecision.insert(
-            RoutingDecision(
-                case_id=case["id"],
-                rule_id=placement.rule.id if placement.rule else None,
-                rules_version=version,
-                level=placement.level,
-                unit_code=placement.unit["code"] if placement.unit else None,
-                assignee=worker,
-                located_by=located_by,
-                flagged=placement.flagged or worker is None,
-                reason=reason,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        return case
 
 
 async def count_return(case: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -16,35 +16,42 @@ def remind_time(started_at: datetime, due_at: datetime, share: float) -> datetim
     return started_at + (due_at - started_at) * share
 
 
-async def track(case: dict[str, Any], now: datetime, sla: SlaConfig | None = None) -> None:
-    """Start the timer of the clock that runs now; leave it alone while the deadline is unchanged."""
+def new_timer(case: dict[str, Any], now: datetime, sla: SlaConfig | None = None) -> dict[str, Any] | None:
+    """The columns of the timer of the clock that runs now; None when no clock runs."""
     clock = running_clock(case)
     due = current_due(case)
     if clock is None or due is None:
+        return None
+    started = now if clock == "feedback" else case["received_at"]
+    return {
+        "case_id": case["id"],
+        "clock": clock,
+        "started_at": started,
+        "due_at": due,
+        "stage": "remind",
+        "next_at": remind_time(started, due, sla.reminder_at if sla else 0.8),
+        "reminded_at": None,
+        "overdue_at": None,
+        "escalations": 0,
+    }
+
+
+async def track(case: dict[str, Any], now: datetime, sla: SlaConfig | None = None) -> None:
+    """Start the timer of the clock that runs now; leave it alone while the deadline is unchanged."""
+    timer = new_timer(case, now, sla)
+    if timer is None:
         await SlaTimer.delete().where(SlaTimer.case_id == case["id"])
         return
-    timer = (
+    current = (
         await SlaTimer.select(SlaTimer.id, SlaTimer.clock, SlaTimer.due_at)
         .where(SlaTimer.case_id == case["id"])
         .first()
     )
-    if timer is not None and timer["clock"] == clock and timer["due_at"] == due:
+    if current is not None and current["clock"] == timer["clock"] and current["due_at"] == timer["due_at"]:
         return
-    started = now if clock == "feedback" else case["received_at"]
-    values = {
-        SlaTimer.clock: clock,
-        SlaTimer.started_at: started,
-        SlaTimer.due_at: due,
-        SlaTimer.stage: "remind",
-        SlaTimer.next_at: remind_time(started, due, sla.reminder_at if sla else 0.8),
-        SlaTimer.reminded_at: None,
-        SlaTimer.overdue_at: None,
-    }
-    if timer is None:
-        await SlaTimer.insert(
-            SlaTimer(
-                case_id=case["id"], escalations=0, **{column._meta.name: v for column, v in values.items()}
-            )
-        )
+    if current is None:
+        await SlaTimer.insert(SlaTimer(**timer))
     else:
-        await SlaTimer.update(values).where(SlaTimer.id == timer["id"])
+        # A new clock or deadline restarts the stages; escalations already made stay counted.
+        del timer["case_id"], timer["escalations"]
+        await SlaTimer.update(timer).where(SlaTimer.id == current["id"])

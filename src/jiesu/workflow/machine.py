@@ -1,4 +1,4 @@
-"""ONE shared transitions Machine per workflow; each request attaches a small holder, never a row."""
+"""ONE shared transitions Machine per workflow; conditions are checked on a small holder, never a row."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pydantic import (
     StringConstraints,
     create_model,
 )
-from transitions import Machine, MachineError
+from transitions import Machine
 
 from jiesu.workflow.spec import FieldSpec, WorkflowSpec
 
@@ -80,6 +80,7 @@ class Workflow:
     spec: WorkflowSpec
     machine: Machine
     bodies: dict[str, type[ActionBody]]
+    _actions_from: dict[str, list[str]] = field(default_factory=dict)  # the machine never changes
 
     @classmethod
     def build(cls, spec: WorkflowSpec) -> Workflow:
@@ -108,23 +109,32 @@ class Workflow:
         ]
 
     def actions_from(self, state: str) -> list[str]:
-        return sorted(self.machine.get_triggers(state))
+        if state not in self._actions_from:
+            self._actions_from[state] = sorted(self.machine.get_triggers(state))
+        return list(self._actions_from[state])
 
     def roles(self, action: str) -> list[str]:
         return self.spec.actions[action].roles
 
     def fire(self, state: str, action: str, payload: Mapping[str, Any], reopen_count: int = 0) -> str:
-        """The state after ``action``; raises IllegalTransition when it cannot fire from ``state``."""
+        """The state after ``action``; raises IllegalTransition when it cannot fire from ``state``.
+
+        The transition is resolved from the shared machine's table (``get_transitions``) and its
+        conditions are checked on a holder, without attaching the holder: ``add_model`` costs more
+        than a whole intake otherwise (PITFALLS.md).
+        """
+        candidates = (
+            self.machine.get_transitions(trigger=action, source=state)
+            if action in self.machine.events
+            else []
+        )
+        if not candidates:
+            raise IllegalTransition(f"{action} is not allowed in state {state}")
         holder = CaseHolder(state, payload, reopen_count, self.spec.max_reopens)
-        self.machine.add_model(holder, initial=state)
-        try:
-            if not holder.trigger(action):
-                raise IllegalTransition(f"{action} is not possible now")
-        except MachineError as exc:
-            raise IllegalTransition(f"{action} is not allowed in state {state}") from exc
-        finally:
-            self.machine.remove_model(holder)
-        return holder.state
+        for transition in candidates:
+            if all(getattr(holder, c.func)() == c.target for c in transition.conditions):
+                return transition.dest or state
+        raise IllegalTransition(f"{action} is not possible now")
 
     def mermaid(self) -> str:
         """A Mermaid state diagram, drawn by transitions' GraphMachine (for scripts, not requests)."""

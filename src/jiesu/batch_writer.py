@@ -1,0 +1,272 @@
+"""Group commit for hot write paths: many requests' writes in one transaction, with a few statements.
+
+A *batch step* is a generator that yields ``Query`` objects and receives each query's rows; it holds
+the logic once, and three drivers run it:
+
+- on SQLite, a writer thread that owns one ``sqlite3`` connection: it drains its queue, runs the step
+  for everything queued inside one ``BEGIN IMMEDIATE … COMMIT`` and answers each request only after
+  that commit (PERFORMANCE.md: the lever that lifts the intake path);
+- on PostgreSQL, an asyncio task doing the same on one pooled asyncpg connection;
+- inside a transaction already open (``jiesu.db.write_transaction``), on that transaction's connection.
+
+When a batch fails as a whole, each request is written again in a transaction of its own, so one bad
+request never takes the others down. SQL is written with ``?`` placeholders; PostgreSQL gets ``$n``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import aiosqlite
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+from jiesu import db
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+Rows = list[dict[str, Any]]
+MAX_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Query:
+    """One statement; with ``many`` it runs once per row of ``rows`` (executemany) and returns nothing."""
+
+    sql: str
+    params: Sequence[Any] = ()
+    many: bool = False
+    rows: Sequence[Sequence[Any]] = field(default=())
+
+
+Steps = Generator[Query, Rows, list[Result | Exception]]
+BatchStep = Callable[[list[Item]], Steps[Result]]
+
+
+def placeholders(count: int) -> str:
+    return ",".join("?" * count)
+
+
+_QUESTION_MARK = re.compile(r"\?")
+
+
+def postgres_sql(sql: str) -> str:
+    counter = iter(range(1, 1_000_000))
+    return _QUESTION_MARK.sub(lambda _: f"${next(counter)}", sql)
+
+
+# ---- drivers ------------------------------------------------------------------------------------
+
+
+def _sqlite_rows(cursor: sqlite3.Cursor) -> Rows:
+    if cursor.description is None:
+        return []
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def run_on_sqlite(connection: sqlite3.Connection, steps: Steps[Result]) -> list[Result | Exception]:
+    try:
+        query = next(steps)
+        while True:
+            if query.many:
+                connection.executemany(query.sql, query.rows)
+                rows: Rows = []
+            else:
+                rows = _sqlite_rows(connection.execute(query.sql, query.params))
+            query = steps.send(rows)
+    except StopIteration as stop:
+        return stop.value
+
+
+async def run_on_connection(connection: Any, steps: Steps[Result]) -> list[Result | Exception]:
+    """Run on an asyncpg or aiosqlite connection (a transaction is already open on it)."""
+    postgres = not isinstance(connection, aiosqlite.Connection)
+    try:
+        query = next(steps)
+        while True:
+            rows: Rows = []
+            if postgres:
+                sql = postgres_sql(query.sql)
+                if query.many:
+                    await connection.executemany(sql, query.rows)
+                else:
+                    rows = [dict(record) for record in await connection.fetch(sql, *query.params)]
+            elif query.many:
+                await connection.executemany(query.sql, query.rows)
+            else:
+                async with connection.execute(query.sql, query.params) as cursor:
+                    fetched = await cursor.fetchall()
+                    names = [column[0] for column in cursor.description or ()]
+                    # Piccolo's connections answer dicts already (its row factory).
+                    rows = [
+                        row if isinstance(row, dict) else dict(zip(names, row, strict=True))
+                        for row in fetched
+                    ]
+            query = steps.send(rows)
+    except StopIteration as stop:
+        return stop.value
+
+
+async def run_in_current_transaction(steps: Steps[Result]) -> list[Result | Exception]:
+    transaction = db.current_engine().current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("this must run inside jiesu.db.write_transaction()")
+    return await run_on_connection(transaction.connection, steps)
+
+
+# ---- writers ------------------------------------------------------------------------------------
+
+
+Waiter = tuple[Any, asyncio.Future[Any], asyncio.AbstractEventLoop]
+
+
+def _answer(future: asyncio.Future[Any], result: Any) -> None:
+    if future.done():  # the caller went away; its write stands
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
+class SqliteBatchWriter(Generic[Item, Result]):
+    """A thread owning one connection; each request is answered only after the commit of its batch."""
+
+    def __init__(self, path: str, step: BatchStep[Item, Result], name: str) -> None:
+        self.path = path
+        self.step = step
+        self._queue: queue.SimpleQueue[Waiter | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def submit(self, item: Item) -> Result:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._queue.put((item, future, loop))
+        return await future
+
+    async def stop(self) -> None:
+        self._queue.put(None)
+        await asyncio.to_thread(self._thread.join)
+
+    def _connect(self) -> sqlite3.Connection:
+        # The same type converters as Piccolo's engine, so rows read back alike.
+        connection = sqlite3.connect(
+            self.path,
+            timeout=db.SQLITE_BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+            detect_types=sqlite3.PARSE_DECLTYPES | sqlite3.PARSE_COLNAMES,
+            check_same_thread=False,
+        )
+        connection.execute("PRAGMA synchronous=FULL")
+        return connection
+
+    def _run(self) -> None:
+        connection = self._connect()
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                with contextlib.suppress(queue.Empty):
+                    while len(batch) < MAX_BATCH:
+                        waiter = self._queue.get_nowait()
+                        if waiter is None:
+                            self._queue.put(None)  # stop after this batch
+                            break
+                        batch.append(waiter)
+                self._write(connection, batch)
+        finally:
+            connection.close()
+
+    def _write(self, connection: sqlite3.Connection, batch: list[Waiter]) -> None:
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            results = run_on_sqlite(connection, self.step([item for item, _, _ in batch]))
+            connection.execute("COMMIT")
+        except Exception as exc:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+            if len(batch) > 1:
+                for waiter in batch:
+                    self._write(connection, [waiter])
+                return
+            results = [exc]
+        for (_, future, loop), result in zip(batch, results, strict=True):
+            loop.call_soon_threadsafe(_answer, future, result)
+
+
+class PostgresBatchWriter(Generic[Item, Result]):
+    """An asyncio task writing everything queued meanwhile in one transaction on one connection."""
+
+    def __init__(self, engine: PostgresEngine, step: BatchStep[Item, Result], name: str) -> None:
+        self.engine = engine
+        self.step = step
+        self.name = name
+        self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Result]] | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    async def submit(self, item: Item) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, future))
+        return await future
+
+    async def stop(self) -> None:
+        self._queue.put_nowait(None)
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stopping = False
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                waiter = self._queue.get_nowait()
+                if waiter is None:
+                    stopping = True
+                    break
+                batch.append(waiter)
+            # Shielded: a batch once begun is finished and answered, even while the app shuts down.
+            await asyncio.shield(self._write(batch))
+            if stopping:
+                return
+
+    async def _write(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        try:
+            async with self.engine.pool.acquire() as connection, connection.transaction():
+                results = await run_on_connection(connection, self.step([item for item, _ in batch]))
+        except Exception as exc:
+            if len(batch) > 1:
+                for waiter in batch:
+                    await self._write([waiter])
+                return
+            results = [exc]
+        for (_, future), result in zip(batch, results, strict=True):
+            _answer(future, result)
+
+
+def batch_writer(engine: Engine, step: BatchStep[Item, Result], name: str) -> Any:
+    if isinstance(engine, SQLiteEngine):
+        return SqliteBatchWriter(engine.path, step, name)
+    if isinstance(engine, PostgresEngine):
+        return PostgresBatchWriter(engine, step, name)
+    raise TypeError(f"no batch writer for {type(engine).__name__}")
