@@ -113,7 +113,8 @@ async def client(settings: Settings, clock: MovableClock) -> AsyncIterator[httpx
     """The app in the test's own event loop, so concurrent requests really run concurrently."""
     app = create_app(settings, clock=clock)
     async with (
-        LifespanManager(app),
+        # Start-up migrates a fresh database: give it time on a loaded CI machine (the default is 5 s).
+        LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http,
     ):
         http.app = app  # type: ignore[attr-defined]

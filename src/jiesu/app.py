@@ -157,6 +157,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "workflow": workflow,
                 "catalogue": catalogue,
                 "jwt_auth": jwt_auth,
+                "verified_tokens": {},  # accounts.security.optional_principal
                 "accounts": accounts,
                 "cases": cases,
                 "mediation": mediation,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -99,9 +100,22 @@ def optional_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "bearer" or not encoded:
         raise NotAuthorizedException("Authorization header must be 'Bearer <token>'")
+    verified: dict[str, tuple[Principal, float]] = connection.app.state.verified_tokens
+    cached = verified.get(encoded)
+    if cached is not None and cached[1] > time.time():
+        return cached[0]
     auth: JWTAuth[Principal, Token] = connection.app.state.jwt_auth
     token = Token.decode(encoded, secret=auth.token_secret, algorithm=auth.algorithm)
-    return principal_from_token(token)
+    principal = principal_from_token(token)
+    if len(verified) >= VERIFIED_TOKENS_KEPT:
+        verified.clear()
+    verified[encoded] = (principal, token.exp.timestamp())
+    return principal
+
+
+# Tokens this app checked, until they expire (the app's state holds them): decoding costs more than
+# the rest of a request's authentication (PERFORMANCE.md).
+VERIFIED_TOKENS_KEPT = 10_000
 
 
 def require_roles(*roles: str):  # type: ignore[no-untyped-def]

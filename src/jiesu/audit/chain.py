@@ -23,8 +23,12 @@ GENESIS_HASH = "0" * 64
 VERIFY_BATCH = 5000
 
 
+# One encoder, made once: json.dumps with any option builds a new encoder on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(value)
 
 
 def _canonical_event(event: dict[str, Any]) -> str:

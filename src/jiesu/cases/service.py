@@ -209,7 +209,7 @@ class CaseService:
         if actor is not None and actor.role not in ("resident", "dispatcher"):
             raise PermissionDeniedException("cases are filed by residents and dispatchers")
         scoped_key = self._idempotency_scope(actor, idempotency_key) if idempotency_key else None
-        request_hash = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+        request_hash = hashlib.sha256(data.model_dump_json().encode()).hexdigest() if scoped_key else None
         plan = await self._plan(actor, data, scoped_key, request_hash, channel)
         if self.intake_writer is not None and not in_write_transaction():
             outcome = await self.intake_writer.submit(plan)
@@ -249,7 +249,7 @@ class CaseService:
         actor: Principal | None,
         data: CaseCreate,
         scoped_key: str | None,
-        request_hash: str,
+        request_hash: str | None,
         channel: str | None = None,
     ) -> IntakePlan:
         """Everything a filing needs that takes no write lock: checks, deadlines, the acceptance."""
@@ -290,7 +290,7 @@ class CaseService:
             "contact_phone": contact_phone,
             "access_code_hash": None if resident else secrets.token_hex(8),
             "idempotency_key": scoped_key,
-            "request_hash": request_hash if scoped_key else None,
+            "request_hash": request_hash,
             "received_at": now,
             "updated_at": now,
             "due_at": deadlines["response_due"],

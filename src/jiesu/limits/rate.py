@@ -71,7 +71,8 @@ class SharedRateLimitMiddleware(RateLimitMiddleware):
         await self.app(scope, receive, send)
 
 
-def _is_anonymous_intake(request: Request[Any, Any, Any]) -> bool:
+async def _is_anonymous_intake(request: Request[Any, Any, Any]) -> bool:
+    """Async on purpose: Litestar runs a sync throttle check in a worker thread, on every request."""
     return (
         request.method == "POST"
         and request.url.path.rstrip("/") == "/api/cases"

@@ -8,6 +8,8 @@ from typing import Any
 
 from jiesu.notify.tables import OutboxMessage
 
+_PAYLOAD = json.JSONEncoder(ensure_ascii=False, default=str)  # made once: json.dumps makes one a call
+
 
 def outbox_row(
     *, topic: str, case_id: int | None, recipient: str | None, payload: dict[str, Any], at: datetime
@@ -17,7 +19,7 @@ def outbox_row(
         "case_id": case_id,
         "topic": topic,
         "recipient": recipient,
-        "payload": json.dumps(payload, ensure_ascii=False, default=str),
+        "payload": _PAYLOAD.encode(payload),
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": at,
