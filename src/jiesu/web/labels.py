@@ -108,6 +108,18 @@ EVENTS = {
     "refer": N_("Referred on for a decision."),
     "reopen_mediation": N_("Mediation was reopened."),
     "record_performance": N_("The agreement was checked and carried out."),
+    "party_add": N_("A party was added to the mediation."),
+    "party_consent": N_("A party's answer to mediation was recorded."),
+    "mediation_start": N_("Mediation started."),
+    "mediation_extend": N_("The mediation time was extended."),
+    "mediator_add": N_("A mediator joined."),
+    "mediator_recusal": N_("A party objected to a mediator."),
+    "session_schedule": N_("A mediation session was planned."),
+    "session_postpone": N_("A mediation session was postponed."),
+    "session_hold": N_("A mediation session was held."),
+    "agreement_draft": N_("The mediation agreement was written down."),
+    "agreement_sign": N_("A party signed the agreement."),
+    "agreement_freeze": N_("Every party signed the agreement."),
 }
 
 LEVELS = {
