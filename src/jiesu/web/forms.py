@@ -121,11 +121,10 @@ def typed_filing(form: Any) -> dict[str, str]:
 
 
 def filing_body(typed: dict[str, str], needs_contact: bool) -> CaseCreate:
-    errors = {name: REQUIRED for name in FILING_REQUIRED if not typed[name]}
+    """Every mistake at once: the missing fields, and what the schema says of the others."""
+    missing: Errors = {name: REQUIRED for name in FILING_REQUIRED if not typed[name]}
     if needs_contact:
-        errors.update({name: REQUIRED for name in ("contact_name", "contact_phone") if not typed[name]})
-    if errors:
-        raise FormErrors(errors)
+        missing.update({name: REQUIRED for name in ("contact_name", "contact_phone") if not typed[name]})
     data: dict[str, Any] = {
         "kind": typed["kind"],
         "category": typed["category"] or None,
@@ -137,13 +136,16 @@ def filing_body(typed: dict[str, str], needs_contact: bool) -> CaseCreate:
     if typed["contact_name"] or typed["contact_phone"]:
         data["contact"] = {"name": typed["contact_name"], "phone": typed["contact_phone"]}
     try:
-        return CaseCreate.model_validate(data)
+        body = CaseCreate.model_validate(data)
     except ValidationError as exc:
-        errors = {}
+        errors: Errors = {}
         for err in reversed(exc.errors()):
             name = _form_name(err["loc"])
             errors[name] = from_pydantic(err, name)
-        raise FormErrors(errors) from exc
+        raise FormErrors({**errors, **missing}) from exc
+    if missing:
+        raise FormErrors(missing)
+    return body
 
 
 def _form_name(loc: tuple[Any, ...]) -> str:

@@ -45,6 +45,7 @@ ACTIONS = {
     "refer": N_("Refer to court, arbitration or an authority"),
     "reopen_mediation": N_("Reopen mediation"),
     "record_performance": N_("Record that the agreement was carried out"),
+    "return_order": N_("Give the case back for routing"),
 }
 
 FIELDS = {
@@ -108,6 +109,8 @@ EVENTS = {
     "refer": N_("Referred on for a decision."),
     "reopen_mediation": N_("Mediation was reopened."),
     "record_performance": N_("The agreement was checked and carried out."),
+    "return_order": N_("The handler gave the case back for routing."),
+    "sla_escalate": N_("A deadline passed: escalated automatically."),
     "party_add": N_("A party was added to the mediation."),
     "party_consent": N_("A party's answer to mediation was recorded."),
     "mediation_start": N_("Mediation started."),
