@@ -171,3 +171,13 @@ async def test_a_mediation_form_error_is_in_the_pages_language_and_keeps_the_inp
     assert re.search(r'id="m-party-phone-error">.*请输入电话号码', html)
     assert 'value="楼上邻居"' in html and 'value="call me"' in html
     assert "String should" not in html and "Input should" not in html
+
+
+@SQLITE_ONLY
+async def test_a_complaint_page_has_no_mediation_forms_until_a_dispute_needs_them(api: Api) -> None:
+    case = await api.file("alice", category="road_facilities", title="Broken street lamp")
+    await api.act("w1", case["id"], "claim")
+    await web_login(api.client, "w1")
+    assert 'id="mediation-h"' not in (await api.client.get(f"/web/cases/{case['id']}")).text
+    dispute = await _dispute(api)
+    assert 'id="mediation-h"' in (await api.client.get(f"/web/cases/{dispute}")).text

@@ -338,6 +338,9 @@ class CasePages(Controller):
         ).order_by(Jurisdiction.path)
         category = cases.catalogue.get(case["category"] or "")
         mediation = await mediation_view(request.app.state.mediation, actor, case, when) if staff else None
+        disputed = case["kind"] == "dispute" or bool(category and category.dispute)
+        if mediation and not disputed and not mediation["summary"].parties:
+            mediation = None  # a complaint about a lamp post needs no mediation forms
         draft = agreement_values(mediation["summary"] if mediation else None)
         return render(
             request,
