@@ -181,3 +181,25 @@ async def test_a_complaint_page_has_no_mediation_forms_until_a_dispute_needs_the
     assert 'id="mediation-h"' not in (await api.client.get(f"/web/cases/{case['id']}")).text
     dispute = await _dispute(api)
     assert 'id="mediation-h"' in (await api.client.get(f"/web/cases/{dispute}")).text
+
+
+MEDIATION_SENDERS = ["alice", "bob", "w2", "w3", "sup2", "sup", "disp", "w1"]
+
+
+async def test_the_mediation_forms_admit_the_same_people_as_the_mediation_api(api: Api) -> None:
+    case_id = await _dispute(api)
+    api_to_page = {201: 303, 403: 403, 404: 404}
+    for user in MEDIATION_SENDERS:
+        party = {"side": "third_party", "name": f"Witness for {user}", "relationship": "neighbour"}
+        by_api = await api.as_user(user, "POST", f"/api/cases/{case_id}/parties", json=party)
+        await web_login(api.client, user)
+        page = f"/web/cases/{case_id}"
+        form_page = page if (await api.client.get(page)).status_code == 200 else "/web/track"
+        body = {**party, "name": f"Page witness for {user}"}
+        by_page = await post_form(api.client, form_page, f"{page}/mediation/party", body)
+        assert by_page.status_code == api_to_page[by_api.status_code], (user, by_api.text)
+    names = sorted(p["name"] for p in (await _summary(api, case_id))["parties"])
+    managers = ("disp", "sup", "w1")
+    assert names == sorted(
+        [f"Witness for {u}" for u in managers] + [f"Page witness for {u}" for u in managers]
+    )
