@@ -99,6 +99,9 @@ def test_a_complaint_goes_from_filing_to_closed_through_the_pages(new_page) -> N
     expect(row).to_contain_text("100%")
     expect(supervisor.locator("svg.chart")).to_be_visible()
     screenshot(supervisor, "dashboard")
+    supervisor.get_by_role("link", name="中文").click()
+    expect(supervisor.locator("#rates tr[data-code=C1] td.received")).to_have_text("1")
+    screenshot(supervisor, "dashboard-zh")
 
     # The filer comes back on another device with the number and the code.
     again = new_page()

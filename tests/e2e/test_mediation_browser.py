@@ -96,3 +96,6 @@ def test_a_worker_mediates_a_dispute_with_the_case_page_forms(new_page, server) 
     expect(page.locator("#mediation-hold")).to_have_count(0)  # no session is left to hold
     expect(page.locator("#timeline")).to_contain_text("A mediation session was held.")
     screenshot(page, "case-mediation")
+    page.get_by_role("link", name="中文").click()
+    expect(page.locator("#mediation-h")).to_have_text("调解")
+    screenshot(page, "case-mediation-zh")
