@@ -15,7 +15,9 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse, urlunparse
 
+import asyncpg
 import httpx
 import pytest
 
@@ -89,7 +91,17 @@ def _make_world(base: str) -> None:
 
 
 async def _fresh_postgres() -> str:
-    url = await worker_pg_url()
+    """A database of its own beside the test database: the server outlives the tests that reset that one."""
+    base = await worker_pg_url()
+    parsed = urlparse(base)
+    name = f"{parsed.path.lstrip('/')}_e2e"
+    connection = await asyncpg.connect(base)
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    url = urlunparse(parsed._replace(path=f"/{name}"))
     await reset_postgres(url)
     return url
 
