@@ -203,3 +203,24 @@ async def test_the_mediation_forms_admit_the_same_people_as_the_mediation_api(ap
     assert names == sorted(
         [f"Witness for {u}" for u in managers] + [f"Page witness for {u}" for u in managers]
     )
+
+
+@SQLITE_ONLY
+async def test_a_form_sent_from_an_old_page_gets_a_translated_refusal(api: Api) -> None:
+    case_id = await _dispute(api)
+    for side, user in (("applicant", "alice"), ("respondent", "bob")):
+        body = {"side": side, "name": user.title(), "relationship": "neighbour", "username": user}
+        party = await api.as_user("w1", "POST", f"/api/cases/{case_id}/parties", json=body)
+        consent = {"status": "given", "channel": "phone"}
+        path = f"/api/cases/{case_id}/parties/{party.json()['id']}/consent"
+        assert (await api.as_user("w1", "POST", path, json=consent)).status_code == 200
+    await web_login(api.client, "w1")
+    api.client.headers["Accept-Language"] = "zh-CN"
+    page = f"/web/cases/{case_id}"
+    token_page = (await api.client.get(page)).text
+    assert 'id="mediation-start"' in token_page
+    assert (await api.as_user("w1", "POST", f"/api/cases/{case_id}/mediation/start")).status_code == 200
+    refused = await post_form(api.client, page, f"{page}/mediation/start", {})
+    assert refused.status_code == 409
+    assert '<div class="alert" role="alert"><p>调解已经开始。</p></div>' in refused.text
+    assert 'id="mediation-start"' not in refused.text  # the fresh page offers what is possible now
