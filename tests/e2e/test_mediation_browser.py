@@ -50,7 +50,8 @@ def test_a_worker_mediates_a_dispute_with_the_case_page_forms(new_page, server) 
     page = new_page()
     _login(page, "w3")
     page.goto(f"/web/cases/{case_id}")
-    expect(page.locator("details[id^=mediation-]")).to_have_count(1)  # only "add a party" is possible yet
+    # Only what needs no party yet: add a party, or a mediator to the panel.
+    expect(page.locator("details[id^=mediation-]")).to_have_count(2)
     for side, name, relationship in (
         ("applicant", "Alice Liu", "downstairs"),
         ("respondent", "Bob Wang", "upstairs"),

@@ -46,7 +46,7 @@ async def test_a_worker_mediates_a_dispute_with_the_case_page_forms(api: Api) ->
     case_id = await _dispute(api)
     await web_login(api.client, "w1")
     html = (await api.client.get(f"/web/cases/{case_id}")).text
-    assert _shown(html) == ["party"]  # nothing else is possible before there are parties
+    assert _shown(html) == ["party", "mediator"]  # nothing needs consent before there are parties
 
     for side, name, user in (("applicant", "Alice Liu", "alice"), ("respondent", "Bob Wang", "bob")):
         sent = await _send(
@@ -64,18 +64,33 @@ async def test_a_worker_mediates_a_dispute_with_the_case_page_forms(api: Api) ->
         assert sent.status_code == 303, sent.text
     parties = [p["id"] for p in (await _summary(api, case_id))["parties"]]
     html = (await api.client.get(f"/web/cases/{case_id}")).text
-    assert _shown(html) == ["party", "consent"]
+    assert _shown(html) == ["party", "consent", "mediator"]
     for party_id in parties:
         sent = await _send(
             api, case_id, "consent", {"party_id": party_id, "status": "given", "channel": "phone"}
         )
         assert sent.status_code == 303, sent.text
     html = (await api.client.get(f"/web/cases/{case_id}")).text
-    assert _shown(html) == ["party", "consent", "start"]
+    assert _shown(html) == ["party", "consent", "mediator", "start"]
     assert (await _send(api, case_id, "start", {})).status_code == 303
     html = (await api.client.get(f"/web/cases/{case_id}")).text
-    assert _shown(html) == ["party", "consent", "schedule", "agreement"]
+    assert _shown(html) == ["party", "consent", "mediator", "schedule", "extend", "agreement"]
     assert 'data-status="in_progress"' in html
+    sent = await _send(api, case_id, "mediator", {"kind": "mediator", "username": "w2"})
+    assert sent.status_code == 303, sent.text
+    assert [m["username"] for m in (await _summary(api, case_id))["mediators"]] == ["w2"]
+    due = datetime.fromisoformat((await _summary(api, case_id))["clock"]["due"])
+    extension = {
+        "until": _local(due + timedelta(days=5)),
+        "reason": "Bob is abroad",
+        "consenting_party_ids": [],
+    }
+    refused = await _send(api, case_id, "extend", extension)  # the parties' consent is required
+    assert refused.status_code == 400 and 'id="m-extend-consenting_party_ids-error"' in refused.text
+    extension["consenting_party_ids"] = [str(p) for p in parties]
+    assert (await _send(api, case_id, "extend", extension)).status_code == 303
+    clock = (await _summary(api, case_id))["clock"]
+    assert clock["extension_count"] == 1 and clock["may_extend"] is False
 
     soon = datetime.now(UTC) + timedelta(days=2)
     sent = await _send(
@@ -135,6 +150,17 @@ async def test_a_worker_mediates_a_dispute_with_the_case_page_forms(api: Api) ->
     html = (await api.client.get(f"/web/cases/{case_id}")).text
     assert "agreement" not in _shown(html) and "sign" not in _shown(html)
     assert "Every party signed the agreement." in html  # the timeline tells it in words
+    assert _shown(html)[-2:] == ["confirmation", "check"]
+    assert (
+        await _send(api, case_id, "confirmation", {"court": "District People's Court"})
+    ).status_code == 303
+    check = {"term_index": "0", "result": "performed", "note": "Bob paid."}
+    assert (await _send(api, case_id, "check", check)).status_code == 303
+    agreement_now = (await _summary(api, case_id))["agreement"]
+    assert agreement_now["confirmation_court"] == "District People's Court"
+    assert [(c["term_index"], c["result"]) for c in agreement_now["checks"]] == [(0, "performed")]
+    html = (await api.client.get(f"/web/cases/{case_id}")).text
+    assert "confirmation" not in _shown(html) and 'id="mediation-checks"' in html
 
 
 async def test_only_the_people_who_manage_the_mediation_may_send_its_forms(api: Api) -> None:

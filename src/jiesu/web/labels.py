@@ -123,6 +123,8 @@ EVENTS = {
     "agreement_draft": N_("The mediation agreement was written down."),
     "agreement_sign": N_("A party signed the agreement."),
     "agreement_freeze": N_("Every party signed the agreement."),
+    "judicial_confirmation": N_("The parties applied to the court for judicial confirmation."),
+    "performance_check": N_("Checked whether the agreement is kept."),
 }
 
 LEVELS = {

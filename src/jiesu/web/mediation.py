@@ -55,6 +55,24 @@ AGREEMENT_STATES = {
     "frozen": N_("Signed by every party"),
     "superseded": N_("Replaced"),
 }
+MEDIATOR_KINDS = {
+    "mediator": N_("A people's mediator (worker)"),
+    "relative": N_("A relative"),
+    "neighbour": N_("A neighbour"),
+    "expert": N_("An expert"),
+}
+APPOINTERS = {"committee": N_("The mediation committee"), "parties": N_("The parties")}
+CHECK_RESULTS = {
+    "performed": N_("Carried out"),
+    "partly": N_("Partly carried out"),
+    "not_performed": N_("Not carried out"),
+}
+FOLLOW_UPS = {"reopen": N_("Reopen mediation"), "refer": N_("Refer the case on")}
+REFER_TO = {
+    "court": N_("Court"),
+    "arbitration": N_("Arbitration"),
+    "administrative": N_("An administrative authority"),
+}
 TITLES = {
     "party": N_("Add a party"),
     "consent": N_("Record a party's consent"),
@@ -64,6 +82,10 @@ TITLES = {
     "postpone": N_("Postpone a session"),
     "agreement": N_("Write the mediation agreement"),
     "sign": N_("Record a signature"),
+    "mediator": N_("Add a mediator or helper"),
+    "extend": N_("Extend the mediation time"),
+    "confirmation": N_("Record the application for judicial confirmation"),
+    "check": N_("Record a check that the agreement is kept"),
 }
 
 
@@ -109,10 +131,13 @@ def _form(name: str, *fields: Field) -> MediationForm:
 
 def available_forms(summary: s.MediationSummary, case: dict[str, Any], when: Any) -> list[MediationForm]:
     """The forms the service accepts now, in the order a mediation goes."""
+    forms = _mediating_forms(summary, case, when) if case["state"] in ("triage", "mediation") else []
+    return forms + _follow_up_forms(summary)
+
+
+def _mediating_forms(summary: s.MediationSummary, case: dict[str, Any], when: Any) -> list[MediationForm]:
     state = case["state"]
     forms: list[MediationForm] = []
-    if state not in ("triage", "mediation"):
-        return forms
     forms.append(
         _form(
             "party",
@@ -146,6 +171,23 @@ def available_forms(summary: s.MediationSummary, case: dict[str, Any], when: Any
         )
     if state != "mediation":
         return forms
+    forms.append(
+        _form(
+            "mediator",
+            Field("kind", N_("Who joins"), "select", choices=_choices(MEDIATOR_KINDS)),
+            Field("username", N_("User name of the mediator (a worker)"), "text", required=False),
+            Field("name", N_("Name of a relative, neighbour or expert"), "text", required=False),
+            Field("appointed_by", N_("Chosen by"), "select", required=False, choices=_choices(APPOINTERS)),
+            Field(
+                "consenting_party_ids",
+                N_("Parties who agree (needed for helpers and for a mediator the parties chose)"),
+                "checks",
+                required=False,
+                choices=_parties(summary),
+                translate=False,
+            ),
+        )
+    )
     if summary.may_start and case["assignee"]:
         forms.append(_form("start"))
     running = summary.status in ("in_progress", "reopened") and not summary.blocking
@@ -166,6 +208,21 @@ def available_forms(summary: s.MediationSummary, case: dict[str, Any], when: Any
             Field("public", N_("Open to the public"), "flag", required=False),
         )
     )
+    if summary.clock is not None and summary.clock.may_extend:
+        forms.append(
+            _form(
+                "extend",
+                Field("until", N_("New mediation deadline"), "datetime"),
+                Field("reason", N_("Reason"), "textarea"),
+                Field(
+                    "consenting_party_ids",
+                    N_("Parties who agree"),
+                    "checks",
+                    choices=_parties(summary),
+                    translate=False,
+                ),
+            )
+        )
     open_sessions = _sessions(summary, when)
     if open_sessions:
         forms.append(
@@ -222,6 +279,48 @@ def available_forms(summary: s.MediationSummary, case: dict[str, Any], when: Any
     return forms
 
 
+def _follow_up_forms(summary: s.MediationSummary) -> list[MediationForm]:
+    """After every party signed: the judicial confirmation and the checks that the terms are kept."""
+    agreement = summary.agreement
+    if agreement is None or agreement.status != "frozen":
+        return []
+    forms = []
+    if agreement.confirmation_applied_at is None:
+        forms.append(
+            _form(
+                "confirmation",
+                Field("court", N_("Court"), "text"),
+                Field("applied_at", N_("Applied on (empty: now)"), "datetime", required=False),
+            )
+        )
+    terms = agreement.content.get("terms") or []
+    term_choices = tuple(
+        (str(index), f"{index + 1}. {term.get('text', '')}")
+        for index, term in enumerate(terms)
+        if isinstance(term, dict)
+    )
+    forms.append(
+        _form(
+            "check",
+            Field(
+                "term_index",
+                N_("Term (empty: the whole agreement)"),
+                "select",
+                required=False,
+                choices=term_choices,
+                translate=False,
+            ),
+            Field("result", N_("Result"), "select", choices=_choices(CHECK_RESULTS)),
+            Field("note", N_("Note"), "textarea"),
+            Field(
+                "follow_up", N_("If not carried out"), "select", required=False, choices=_choices(FOLLOW_UPS)
+            ),
+            Field("refer_to", N_("Refer to"), "select", required=False, choices=_choices(REFER_TO)),
+        )
+    )
+    return forms
+
+
 async def mediation_view(
     service: MediationService, actor: Principal, case: dict[str, Any], when: Any
 ) -> dict[str, Any] | None:
@@ -266,9 +365,13 @@ FORM_FIELDS: dict[str, tuple[str, ...]] = {
         "performance_deadline",
     ),
     "sign": ("party_id", "method"),
+    "mediator": ("kind", "username", "name", "appointed_by", "consenting_party_ids"),
+    "extend": ("until", "reason", "consenting_party_ids"),
+    "confirmation": ("court", "applied_at"),
+    "check": ("term_index", "result", "note", "follow_up", "refer_to"),
 }
-LISTS = ("attendee_party_ids", "attended_party_ids")
-TIMES = ("scheduled_at", "held_at", "until")
+LISTS = ("attendee_party_ids", "attended_party_ids", "consenting_party_ids")
+TIMES = ("scheduled_at", "held_at", "until", "applied_at")
 # The id the API takes in its address (/parties/{id}/consent, /sessions/{id}/hold); here a form field.
 TARGETS = {"consent": "party_id", "hold": "session_id", "postpone": "session_id"}
 SCHEMAS: dict[str, type[BaseModel]] = {
@@ -279,11 +382,16 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "postpone": s.SessionPostpone,
     "agreement": s.AgreementWrite,
     "sign": s.SignatureCreate,
+    "mediator": s.MediatorCreate,
+    "extend": s.ExtendClock,
+    "confirmation": s.ConfirmationCreate,
+    "check": s.CheckCreate,
 }
 
 
 def _getall(form: Any, name: str) -> list[str]:
-    values = form.getall(name) if hasattr(form, "getall") else [form.get(name)]
+    """Every ticked box of a group; none ticked sends nothing at all."""
+    values = form.getall(name, []) if hasattr(form, "getall") else [form.get(name)]
     return [str(v).strip() for v in values if isinstance(v, str) and v.strip()]
 
 
@@ -323,7 +431,7 @@ def parse_mediation(name: str, typed: dict[str, Any], tz: tzinfo) -> tuple[dict[
             body[field] = [{"text": line.strip()} for line in raw.splitlines() if line.strip()]
         elif not raw:
             continue  # missing: the schema names what is required
-        elif field.endswith("_id"):
+        elif field.endswith("_id") or field == "term_index":
             body[field] = int(raw) if raw.isdigit() else raw
         elif field in TIMES:
             try:
@@ -367,3 +475,11 @@ async def apply_mediation(
         await service.write_agreement(actor, case_id, data)  # type: ignore[arg-type]
     elif name == "sign":
         await service.sign(actor, case_id, data)  # type: ignore[arg-type]
+    elif name == "mediator":
+        await service.add_mediator(actor, case_id, data)  # type: ignore[arg-type]
+    elif name == "extend":
+        await service.extend(actor, case_id, data)  # type: ignore[arg-type]
+    elif name == "confirmation":
+        await service.record_confirmation(actor, case_id, data)  # type: ignore[arg-type]
+    elif name == "check":
+        await service.check_performance(actor, case_id, data)  # type: ignore[arg-type]
