@@ -1,11 +1,13 @@
-"""A real server (uvicorn in a subprocess, fresh SQLite file) and Debian's Chromium driven by Playwright.
+"""A real server (uvicorn in a subprocess) and Debian's Chromium driven by Playwright.
 
-The browser tests run on SQLite only: the pages use the same services as the API, whose tests run on
-both backends, and the page tests in tests/web/ run on both as well.
+Every browser test runs against a server on a fresh SQLite file, and again against one on PostgreSQL
+when JIESU_TEST_PG_URL is set (skipped otherwise), as the API tests do. One server per backend serves
+all the browser tests, so the run stays short.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -13,12 +15,22 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse, urlunparse
 
+import asyncpg
 import httpx
 import pytest
 
 from jiesu.config import PROJECT_ROOT
-from tests.conftest import ADMIN_PASSWORD, PASSWORD, WORLD_JURISDICTIONS, WORLD_USERS
+from tests.conftest import (
+    ADMIN_PASSWORD,
+    BACKENDS,
+    PASSWORD,
+    WORLD_JURISDICTIONS,
+    WORLD_USERS,
+    reset_postgres,
+    worker_pg_url,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -78,13 +90,33 @@ def _make_world(base: str) -> None:
             assert client.post("/api/users", json=body, headers=headers).status_code == 201
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    var_dir = tmp_path_factory.mktemp("e2e-var")
+async def _fresh_postgres() -> str:
+    """A database of its own beside the test database: the server outlives the tests that reset that one."""
+    base = await worker_pg_url()
+    parsed = urlparse(base)
+    name = f"{parsed.path.lstrip('/')}_e2e"
+    connection = await asyncpg.connect(base)
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    url = urlunparse(parsed._replace(path=f"/{name}"))
+    await reset_postgres(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    var_dir = tmp_path_factory.mktemp(f"e2e-var-{request.param}")
+    if request.param == "postgres":
+        database_url = asyncio.run(_fresh_postgres())
+    else:
+        database_url = f"sqlite:///{var_dir / 'jiesu.db'}"
     port = _free_port()
     env = {
         **os.environ,
-        "JIESU_DATABASE_URL": f"sqlite:///{var_dir / 'jiesu.db'}",
+        "JIESU_DATABASE_URL": database_url,
         "JIESU_VAR_DIR": str(var_dir),
         "JIESU_SECRET_KEY": "e2e-secret-key-e2e-secret-key-0123456789",
         "JIESU_ADMIN_PASSWORD": ADMIN_PASSWORD,
@@ -150,5 +182,8 @@ def new_page(browser, server):  # type: ignore[no-untyped-def]
 
 
 def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Save the whole page at phone width, after checking that nothing makes it scroll sideways."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{name}: the page is {width} px wide at {PHONE['width']} px"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -99,6 +99,9 @@ def test_a_complaint_goes_from_filing_to_closed_through_the_pages(new_page) -> N
     expect(row).to_contain_text("100%")
     expect(supervisor.locator("svg.chart")).to_be_visible()
     screenshot(supervisor, "dashboard")
+    supervisor.get_by_role("link", name="中文").click()
+    expect(supervisor.locator("#rates tr[data-code=C1] td.received")).to_have_text("1")
+    screenshot(supervisor, "dashboard-zh")
 
     # The filer comes back on another device with the number and the code.
     again = new_page()
@@ -133,6 +136,20 @@ def test_a_missing_field_is_shown_beside_it_and_the_input_is_kept(new_page) -> N
     expect(page.get_by_label("Address")).to_have_value("Building 7")
     expect(page.get_by_label("Complaint", exact=True)).to_be_checked()
     screenshot(page, "file-with-error")
+
+    # On a Chinese page the messages are Chinese too, the pydantic words never show.
+    page = new_page(locale="zh-CN")
+    page.goto("/web/file")
+    page.locator("input[name=kind][value=complaint]").check()
+    page.locator("#title").fill("很长" * 101)
+    page.locator("#contact_phone").fill("打电话给我")
+    page.locator("button[type=submit]").click()
+    expect(page.locator("#title-error")).to_have_text(re.compile("最多只能输入 200 个字"))
+    expect(page.locator("#contact_phone-error")).to_have_text(re.compile("请输入电话号码"))
+    expect(page.locator("#description-error")).to_have_text(re.compile("请填写此项"))
+    expect(page.locator("#contact_phone")).to_have_value("打电话给我")
+    expect(page.locator("main")).not_to_contain_text("String should")
+    screenshot(page, "file-with-error-zh")
 
 
 def test_the_language_follows_the_browser_and_the_switch(new_page) -> None:  # type: ignore[no-untyped-def]

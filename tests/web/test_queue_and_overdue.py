@@ -75,7 +75,9 @@ async def test_the_dashboard_shows_overdue_cases_by_level_and_missed_responses(
     assert 'id="overdue-total">2<' in html and 'id="due-soon-total">0<' in html
     overdue = html.split('id="overdue"')[1].split("</table>")[0]
     # every level of the tree over the two C1 cases, escalated or not (GET /api/reports/overdue)
-    assert re.findall(r'<tr data-code="(\w+)"><td>(\w+)</td><th[^>]*>[^<]+</th><td>(\d+)</td>', overdue) == [
+    assert re.findall(
+        r'<tr data-code="(\w+)"><th[^>]*>[^<]+</th><td[^>]*>(\w+)</td><td[^>]*>(\d+)</td>', overdue
+    ) == [
         ("D1", "District", "2"),
         ("S1", "Street", "2"),
         ("C1", "Community", "2"),
@@ -131,7 +133,8 @@ async def test_the_dashboard_shows_rising_hot_spots_and_daily_contact_times(
     html = (await api.client.get("/web/dashboard")).text
     spots = html.split('id="hot-spots"')[1].split("</table>")[0]
     assert re.findall(
-        r"<tr><th[^>]*>([^<]+)</th><td>([^<]+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>", spots
+        r"<tr><th[^>]*>([^<]+)</th><td[^>]*>([^<]+)</td><td[^>]*>(\d+)</td><td[^>]*>(\d+)</td><td[^>]*>(\d+)</td>",
+        spots,
     ) == [("Community One", "Neighbour noise", "2", "1", "1")]
     report = (await api.as_user("sup", "GET", "/api/reports/rates?group_by=day")).json()
     today = next(g for g in report["groups"] if g["group"] == "2026-11-10")
@@ -140,4 +143,5 @@ async def test_the_dashboard_shows_rising_hot_spots_and_daily_contact_times(
         3.0,
     )  # nearest rank, not the mean 2.0
     times = html.split('id="times-h"')[1].split("</section>")[0]
-    assert '<tr><th scope="row">2026-11-10</th><td>2</td><td>1.00</td><td>3.00</td></tr>' in times
+    day = r'<th scope="row">2026-11-10</th>' + r"<td[^>]*>([^<]+)</td>" * 3
+    assert re.findall(day, times) == [("2", "1.00", "3.00")]

@@ -25,6 +25,7 @@ from jiesu.clock import Clock
 from jiesu.db import write_transaction
 from jiesu.errors import CaseConflict
 from jiesu.web import dashboard as dash
+from jiesu.web import mediation as mediation_labels
 from jiesu.web.chart import response_chart
 from jiesu.web.forms import (
     FormErrors,
@@ -35,6 +36,14 @@ from jiesu.web.forms import (
     typed_filing,
 )
 from jiesu.web.i18n import LANG_COOKIE, LOCALES, N_
+from jiesu.web.mediation import (
+    FORM_FIELDS,
+    agreement_values,
+    apply_mediation,
+    mediation_view,
+    typed_mediation,
+)
+from jiesu.web.messages import NOT_A_DATE, Msg, from_conflict
 from jiesu.web.pages import PREFIX, display_tz, gettext, render, safe_next, see_other, when
 from jiesu.web.session import (
     TRACKED_LIMIT,
@@ -64,7 +73,7 @@ WRONG_LOGIN = N_("The user name or the password is not right.")
 NO_SUCH_CASE = N_("No case has this number and access code.")
 CHANGED_MEANWHILE = N_("Someone changed this case in the meantime. Please look at it again and retry.")
 PHOTO_RETRY = N_("Please choose the photo again.")
-BAD_DATE = N_("Please enter a date like 2026-01-31.")
+BAD_DATE = NOT_A_DATE
 PERIOD_ORDER = N_("The start must not be after the end.")
 
 
@@ -311,9 +320,9 @@ class CasePages(Controller):
         case: dict[str, Any],
         status_code: int = 200,
         failed: str | None = None,
-        errors: dict[str, str] | None = None,
-        values: dict[str, str] | None = None,
-        notice: str | None = None,
+        errors: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+        notice: str | Msg | None = None,
     ) -> Template:
         cases = _cases(request)
         body = case_out(cases, actor, case, cases.clock())
@@ -328,6 +337,11 @@ class CasePages(Controller):
             Jurisdiction.code, Jurisdiction.name, Jurisdiction.path
         ).order_by(Jurisdiction.path)
         category = cases.catalogue.get(case["category"] or "")
+        mediation = await mediation_view(request.app.state.mediation, actor, case, when) if staff else None
+        disputed = case["kind"] == "dispute" or bool(category and category.dispute)
+        if mediation and not disputed and not mediation["summary"].parties:
+            mediation = None  # a complaint about a lamp post needs no mediation forms
+        draft = agreement_values(mediation["summary"] if mediation else None)
         return render(
             request,
             "case.html",
@@ -346,6 +360,9 @@ class CasePages(Controller):
             errors=errors or {},
             values=values or {},
             notice=notice,
+            mediation=mediation,
+            mediation_labels=mediation_labels,
+            draft=draft,
         )
 
     @get("/{case_id:int}")
@@ -377,6 +394,25 @@ class CasePages(Controller):
             _, fresh = await _viewer(request, case_id)
             return await self._page(request, actor, fresh, 409, notice=CHANGED_MEANWHILE)
         return see_other(f"{PREFIX}/cases/{case_id}")
+
+    @post("/{case_id:int}/mediation/{form_name:str}")
+    async def mediate(self, request: Request, case_id: int, form_name: str) -> Template | Redirect:
+        """The mediation forms: MediationService checks who may do what, as for the API."""
+        if form_name not in FORM_FIELDS:
+            raise NotFoundException(f"no mediation form {form_name}")
+        actor, case = await _viewer(request, case_id)
+        typed = typed_mediation(form_name, await request.form())
+        failed = f"m-{form_name}"
+        try:
+            await apply_mediation(request.app.state.mediation, actor, case_id, form_name, typed, display_tz())
+        except FormErrors as exc:
+            return await self._page(request, actor, case, 400, failed, exc.errors, typed)
+        except ValidationException as exc:
+            return await self._page(request, actor, case, 400, failed, service_errors(exc), typed)
+        except CaseConflict as exc:
+            _, fresh = await _viewer(request, case_id)
+            return await self._page(request, actor, fresh, 409, notice=from_conflict(str(exc.detail)))
+        return see_other(f"{PREFIX}/cases/{case_id}#mediation-h")
 
     async def _apply(
         self,

@@ -9,12 +9,24 @@ from litestar.exceptions import ValidationException
 from pydantic import ValidationError
 
 from jiesu.cases.schemas import CaseCreate
-from jiesu.web.i18n import N_
+from jiesu.web.messages import (
+    BAD_FORMAT,
+    BAD_PHONE,
+    INVALID_CHOICE,
+    NOT_A_NUMBER,
+    NOT_A_TIME,
+    OUT_OF_RANGE,
+    REQUIRED,
+    TOO_BIG,
+    TOO_LONG,
+    TOO_SMALL,
+    Msg,
+    from_pydantic,
+    from_service,
+)
 from jiesu.workflow.spec import FieldSpec
 
-REQUIRED = N_("Please fill in this field.")
-NOT_A_NUMBER = N_("Please enter a whole number.")
-NOT_A_TIME = N_("Please enter a date and time.")
+Errors = dict[str, str | Msg]
 FILING_FIELDS = (
     "kind",
     "category",
@@ -29,9 +41,9 @@ FILING_REQUIRED = ("kind", "title", "description", "address")
 
 
 class FormErrors(Exception):
-    """Errors by field name; messages are catalogue ids or the validator's own words."""
+    """Errors by field name: catalogue ids, or Msg (translated when the page is rendered)."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(self, errors: Errors) -> None:
         super().__init__(errors)
         self.errors = errors
 
@@ -47,10 +59,13 @@ def typed_action(fields: dict[str, FieldSpec], form: Any) -> dict[str, str]:
 
 
 def action_body(fields: dict[str, FieldSpec], form: Any, tz: tzinfo) -> tuple[dict[str, Any], dict[str, str]]:
-    """The typed body for CaseService.act, and what the person typed (to show it again)."""
+    """The typed body for CaseService.act, and what the person typed (to show it again).
+
+    The workflow's own limits are checked here too, so each kind of mistake gets its own message.
+    """
     typed = typed_action(fields, form)
     body: dict[str, Any] = {}
-    errors: dict[str, str] = {}
+    errors: Errors = {}
     for name, spec in fields.items():
         raw = typed[name]
         if not raw:
@@ -61,9 +76,27 @@ def action_body(fields: dict[str, FieldSpec], form: Any, tz: tzinfo) -> tuple[di
             body[name] = _convert(spec, raw, tz)
         except ValueError as exc:
             errors[name] = str(exc)
+            continue
+        problem = _out_of_limits(spec, body[name])
+        if problem is not None:
+            errors[name] = problem
     if errors:
         raise FormErrors(errors)
     return body, typed
+
+
+def _out_of_limits(spec: FieldSpec, value: Any) -> Msg | str | None:
+    if spec.type == "choice" and spec.choices and value not in spec.choices:
+        return INVALID_CHOICE
+    if isinstance(value, str) and len(value) > spec.max_length:
+        return Msg(TOO_LONG, {"max": spec.max_length})
+    if spec.type == "int" and isinstance(value, int):
+        low, high = spec.min, spec.max
+        if (low is not None and value < low) or (high is not None and value > high):
+            if low is not None and high is not None:
+                return Msg(OUT_OF_RANGE, {"min": low, "max": high})
+            return Msg(TOO_SMALL, {"min": low}) if low is not None else Msg(TOO_BIG, {"max": high})
+    return None
 
 
 def _convert(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
@@ -88,11 +121,10 @@ def typed_filing(form: Any) -> dict[str, str]:
 
 
 def filing_body(typed: dict[str, str], needs_contact: bool) -> CaseCreate:
-    errors = {name: REQUIRED for name in FILING_REQUIRED if not typed[name]}
+    """Every mistake at once: the missing fields, and what the schema says of the others."""
+    missing: Errors = {name: REQUIRED for name in FILING_REQUIRED if not typed[name]}
     if needs_contact:
-        errors.update({name: REQUIRED for name in ("contact_name", "contact_phone") if not typed[name]})
-    if errors:
-        raise FormErrors(errors)
+        missing.update({name: REQUIRED for name in ("contact_name", "contact_phone") if not typed[name]})
     data: dict[str, Any] = {
         "kind": typed["kind"],
         "category": typed["category"] or None,
@@ -104,9 +136,16 @@ def filing_body(typed: dict[str, str], needs_contact: bool) -> CaseCreate:
     if typed["contact_name"] or typed["contact_phone"]:
         data["contact"] = {"name": typed["contact_name"], "phone": typed["contact_phone"]}
     try:
-        return CaseCreate.model_validate(data)
+        body = CaseCreate.model_validate(data)
     except ValidationError as exc:
-        raise FormErrors({_form_name(err["loc"]): err["msg"] for err in reversed(exc.errors())}) from exc
+        errors: Errors = {}
+        for err in reversed(exc.errors()):
+            name = _form_name(err["loc"])
+            errors[name] = from_pydantic(err, name)
+        raise FormErrors({**errors, **missing}) from exc
+    if missing:
+        raise FormErrors(missing)
+    return body
 
 
 def _form_name(loc: tuple[Any, ...]) -> str:
@@ -116,12 +155,15 @@ def _form_name(loc: tuple[Any, ...]) -> str:
     return names[0] if names else "body"
 
 
-def service_errors(exc: ValidationException) -> dict[str, str]:
+def service_errors(exc: ValidationException) -> Errors:
     """A field_error (or the service's pydantic error) as {field: message}."""
-    errors: dict[str, str] = {}
+    errors: Errors = {}
     for problem in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(problem, dict):
             key = str(problem.get("key") or "body")
             key = {"contact": "contact_phone"}.get(key, key)
-            errors.setdefault(key, str(problem.get("message", "")))
-    return errors or {"body": str(exc.detail)}
+            message = from_service(str(problem.get("message", "")))
+            if message.id == BAD_FORMAT and "phone" in key:
+                message = message._replace(id=BAD_PHONE)
+            errors.setdefault(key, message)
+    return errors or {"body": from_service(str(exc.detail))}

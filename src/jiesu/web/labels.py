@@ -45,6 +45,7 @@ ACTIONS = {
     "refer": N_("Refer to court, arbitration or an authority"),
     "reopen_mediation": N_("Reopen mediation"),
     "record_performance": N_("Record that the agreement was carried out"),
+    "return_order": N_("Give the case back for routing"),
 }
 
 FIELDS = {
@@ -108,6 +109,22 @@ EVENTS = {
     "refer": N_("Referred on for a decision."),
     "reopen_mediation": N_("Mediation was reopened."),
     "record_performance": N_("The agreement was checked and carried out."),
+    "return_order": N_("The handler gave the case back for routing."),
+    "sla_escalate": N_("A deadline passed: escalated automatically."),
+    "party_add": N_("A party was added to the mediation."),
+    "party_consent": N_("A party's answer to mediation was recorded."),
+    "mediation_start": N_("Mediation started."),
+    "mediation_extend": N_("The mediation time was extended."),
+    "mediator_add": N_("A mediator joined."),
+    "mediator_recusal": N_("A party objected to a mediator."),
+    "session_schedule": N_("A mediation session was planned."),
+    "session_postpone": N_("A mediation session was postponed."),
+    "session_hold": N_("A mediation session was held."),
+    "agreement_draft": N_("The mediation agreement was written down."),
+    "agreement_sign": N_("A party signed the agreement."),
+    "agreement_freeze": N_("Every party signed the agreement."),
+    "judicial_confirmation": N_("The parties applied to the court for judicial confirmation."),
+    "performance_check": N_("Checked whether the agreement is kept."),
 }
 
 LEVELS = {

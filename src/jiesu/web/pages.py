@@ -20,6 +20,7 @@ from litestar.template.config import TemplateConfig
 
 from jiesu.web import labels
 from jiesu.web.i18n import HTML_LANG, LANG_COOKIE, LOCALES, choose_locale, gettext_for, locale_name
+from jiesu.web.messages import localize
 from jiesu.web.session import session_user
 
 PREFIX = "/web"
@@ -90,7 +91,12 @@ def render(request: Request[Any, Any, Any], name: str, status_code: int = 200, *
         prefix=PREFIX,
         zone=str(display_tz()),
     )
-    context.setdefault("errors", {})
+    gettext = gettext_for(locale)
+    if context.get("notice"):
+        context["notice"] = localize(context["notice"], gettext, locale)
+    context["errors"] = {
+        name: localize(message, gettext, locale) for name, message in context.get("errors", {}).items()
+    }
     context.setdefault("values", {})
     return Template(
         template_name=name,
