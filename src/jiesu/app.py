@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -103,6 +104,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 from jiesu.demo import load_demo_data
 
                 await load_demo_data(accounts, cases)
+            # What start-up built lives as long as the process: keep it out of every GC pass.
+            gc.freeze()
             yield
         finally:
             await cases.stop_intake_writer()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from jiesu.config import PROJECT_ROOT
@@ -267,3 +268,20 @@ async def test_address_finds_the_grid_by_pattern_or_by_boundary(api: Api) -> Non
         "admin", "PUT", "/api/routing/areas/C2", json={"boundary": [[200, 1], [1, 1], [1, 2]]}
     )
     assert bad.status_code == 400 and "boundary" in bad.json()["detail"]
+
+
+async def test_concurrent_filings_are_balanced_and_no_worker_exceeds_capacity(api: Api) -> None:
+    """Filings that arrive together are written in one batch: the loads it adds count at once."""
+    await add_worker(api, "w4", "C1", ["mediation"])
+    for name in ("w1", "w2", "w4"):
+        await set_worker(api, name, skills=["mediation"], capacity=8)
+    cases = await asyncio.gather(*(api.file() for _ in range(30)))
+    counts = Counter(case["assignee"] for case in cases)
+    assert counts == {"w1": 8, "w2": 8, "w4": 8, None: 6}
+    assert len({case["tracking_no"] for case in cases}) == 30
+    for case in cases:
+        events = (await api.as_user("alice", "GET", f"/api/cases/{case['id']}/events")).json()
+        expected = ["file", "accept", "dispatch"] if case["assignee"] else ["file", "accept"]
+        assert [e["action"] for e in events] == expected
+    report = (await api.as_user("admin", "GET", "/api/audit/verify")).json()
+    assert report["ok"] is True
