@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from jiesu.app import create_app
 from jiesu.config import PROJECT_ROOT, Settings
+from tests import rawdb
 from tests.conftest import ADMIN_PASSWORD, Api
 from tests.helpers import FakeClock
 
@@ -256,6 +257,25 @@ async def test_reminder_at_80_percent_then_escalation_to_street_then_district(
         ("system", "district", "response"),
     ]
     assert (await api.case("admin", case["id"]))["escalation_level"] == "district"
+
+
+async def test_sweeper_batch_keeps_each_timers_own_steps(
+    settings: Settings, api: Api, clock: FakeClock
+) -> None:
+    """The timers of one batch are written by one UPDATE: each keeps its own stage, times and count."""
+    late = await dispatched(api)
+    clock.advance(hours=10)
+    early = await dispatched(api)
+    clock.now = MONDAY_9AM_BEIJING + timedelta(hours=20)  # late: 83% of its response clock; early: 42%
+    assert (await sweep(api))["reminded"] == 1
+    clock.now = MONDAY_9AM_BEIJING + timedelta(hours=31)  # late overdue by 7 h; early at 88%
+    assert await sweep(api) == {"claimed": 2, "reminded": 1, "escalated": 1, "closed": 0, "conflicts": 0}
+    query = (
+        "SELECT case_id, stage, escalations, reminded_at IS NOT NULL, overdue_at IS NOT NULL "
+        f"FROM jiesu_sla_timer WHERE case_id IN ({late['id']}, {early['id']}) ORDER BY case_id"
+    )
+    rows = [tuple(row) for row in await rawdb.execute(settings.database_url, query)]
+    assert rows == [(late["id"], "again", 1, True, True), (early["id"], "due", 0, True, False)]
 
 
 async def test_first_contact_starts_the_resolution_clock_for_the_sweeper(api: Api, clock: FakeClock) -> None:
