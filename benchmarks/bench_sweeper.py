@@ -1,8 +1,11 @@
 """The SLA sweeper's pass over N open cases of which 1% are due (seconds, queries issued), and intake with
 routing (requests/s, p99), on SQLite and PostgreSQL.
 
-Default N = 1,000,000; ``--quick`` uses 20,000. PostgreSQL runs when --pg-url or JIESU_BENCH_PG_URL is set;
-its public schema is dropped and recreated, so point it at a database used for nothing else.
+Default N = 1,000,000 (``--quick``: 20,000; JIESU_BENCH_SWEEPER_N to choose); the intake part sends
+JIESU_BENCH_INTAKE_REQUESTS requests (3000, ``--quick`` 300; 0 skips it). PostgreSQL runs when --pg-url
+or JIESU_BENCH_PG_URL is set; its public schema is dropped and recreated, so point it at a database used
+for nothing else. Each due case has just passed its deadline: one escalation (a case change, its event,
+two outbox messages) and its timer's next step.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ CASE_COLUMNS = (
     "received_at, updated_at, response_due, resolution_due, due_at, responded_at, "
     "reopen_count, extension_count"
 )
-CHUNK = 20_000
 
 
 async def ensure_pg_database(url: str) -> None:
@@ -72,69 +74,77 @@ async def seed_world() -> None:
                 display_name=username,
                 jurisdiction_code=home,
                 categories=skills,
-                capacity=500,
+                capacity=100_000,  # the intake runs file thousands of open cases on three workers
                 created_at=now,
             )
         )
 
 
-def case_rows(start: int, stop: int, now: datetime, due_every: int) -> list[tuple[Any, ...]]:
-    rows = []
-    for n in range(start, stop):
-        overdue = n % due_every == 0
-        received = now - timedelta(days=3) if overdue else now - timedelta(hours=1)
-        resolution_due = received + timedelta(days=2 if overdue else 7)
-        rows.append(
-            (
-                f"B{n:09d}",
-                "complaint",
-                "neighbour_noise",
-                "t",
-                "d",
-                "a",
-                "C1",
-                "/D1/S1/C1/",
-                "normal",
-                "ordinary",
-                "mediation",
-                1,
-                f"w{n % 3 + 1}",
-                "web",
-                "n",
-                "p",
-                received,
-                received,
-                received + timedelta(hours=24),
-                resolution_due,
-                resolution_due,
-                received,
-                0,
-                0,
-            )
-        )
-    return rows
+# Every row from one INSERT … SELECT over a generated series of numbers n (a recursive CTE on SQLite,
+# generate_series on PostgreSQL): every ``due_every``-th case is due, received 2 days and 1 hour ago with
+# a 2-day deadline (its deadline passed since the sweeper's last pass, so it takes one escalation);
+# the others were received an hour ago with 7 days to go. Placeholders: :name.
+CASE_SELECT = (
+    "SELECT {tracking}, 'complaint', 'neighbour_noise', 't', 'd', 'a', 'C1', '/D1/S1/C1/', 'normal', "
+    "'ordinary', 'mediation', 1, 'w' || (n % 3 + 1), 'web', 'n', 'p', "
+    "CASE WHEN n % :every = 0 THEN :old_received ELSE :new_received END, "
+    "CASE WHEN n % :every = 0 THEN :old_received ELSE :new_received END, "
+    "CASE WHEN n % :every = 0 THEN :old_response ELSE :new_response END, "
+    "CASE WHEN n % :every = 0 THEN :old_resolution ELSE :new_resolution END, "
+    "CASE WHEN n % :every = 0 THEN :old_resolution ELSE :new_resolution END, "
+    "CASE WHEN n % :every = 0 THEN :old_received ELSE :new_received END, 0, 0 "
+)
+SQLITE_SEED = (
+    f"WITH RECURSIVE series(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM series WHERE n + 1 < :count) "
+    f"INSERT INTO jiesu_case ({CASE_COLUMNS}) "
+    + CASE_SELECT.format(tracking="printf('B%09d', n)")
+    + "FROM series"
+)
+PG_SEED = (
+    f"INSERT INTO jiesu_case ({CASE_COLUMNS}) "
+    + CASE_SELECT.format(tracking="'B' || lpad(n::text, 9, '0')")
+    + "FROM generate_series(0, :count - 1) AS n"
+)
+PG_TYPES = {"count": "int", "every": "int"}
+
+
+def seed_values(n: int, now: datetime, due_every: int) -> dict[str, Any]:
+    old, new = now - timedelta(days=2, hours=1), now - timedelta(hours=1)
+    return {
+        "count": n,
+        "every": due_every,
+        "old_received": old,
+        "new_received": new,
+        "old_response": old + timedelta(hours=24),
+        "new_response": new + timedelta(hours=24),
+        "old_resolution": old + timedelta(days=2),
+        "new_resolution": new + timedelta(days=7),
+    }
+
+
+def numbered(sql: str, values: dict[str, Any]) -> tuple[str, list[Any]]:
+    """:name placeholders as PostgreSQL's typed $1, $2 …, and the arguments in that order."""
+    names = list(values)
+    for index, name in enumerate(names, start=1):
+        sql = sql.replace(f":{name}", f"${index}::{PG_TYPES.get(name, 'timestamptz')}")
+    return sql, [values[name] for name in names]
 
 
 async def seed_cases(n: int, now: datetime, due_every: int) -> None:
-    """N open cases in mediation (already responded) and their timers; every ``due_every``-th is overdue."""
+    """N open cases in mediation (already responded) and their timers, generated by the database."""
     engine = db.current_engine()
-    for start in range(0, n, CHUNK):
-        rows = case_rows(start, min(n, start + CHUNK), now, due_every)
-        if db.is_sqlite():
-            import sqlite3
+    values = seed_values(n, now, due_every)
+    if db.is_sqlite():
+        import sqlite3
 
-            connection = sqlite3.connect(engine.path)  # type: ignore[attr-defined]
-            with connection:
-                connection.executemany(
-                    f"INSERT INTO jiesu_case ({CASE_COLUMNS}) VALUES ({', '.join(['?'] * 24)})", rows
-                )
-            connection.close()
-        else:
-            pool = engine.pool  # type: ignore[attr-defined]
-            async with pool.acquire() as connection:
-                await connection.copy_records_to_table(
-                    "jiesu_case", records=rows, columns=[c.strip() for c in CASE_COLUMNS.split(",")]
-                )
+        connection = sqlite3.connect(engine.path)  # type: ignore[attr-defined]
+        with connection:  # datetimes go in through Piccolo's sqlite3 adapters, as the app writes them
+            connection.execute(SQLITE_SEED, values)
+        connection.close()
+    else:
+        sql, arguments = numbered(PG_SEED, values)
+        async with engine.pool.acquire() as connection:  # type: ignore[attr-defined]
+            await connection.execute(sql, *arguments)
     # One timer per case: the resolution clock, reminder already sent, next step at the deadline.
     await engine.run_ddl(
         "INSERT INTO jiesu_sla_timer (case_id, clock, started_at, due_at, stage, next_at, escalations) "
@@ -144,7 +154,7 @@ async def seed_cases(n: int, now: datetime, due_every: int) -> None:
         await engine.run_ddl("ANALYZE")
 
 
-async def measure_sweep(settings: Settings, n: int) -> None:
+async def measure_sweep(settings: Settings, n: int) -> float:
     now = datetime.now(UTC)
     app = create_app(settings)
     await db.start(settings.database_url, migrate=True)
@@ -171,6 +181,7 @@ async def measure_sweep(settings: Settings, n: int) -> None:
             f"  next pass, nothing due: {time.perf_counter() - started:.3f} s, "
             f"{engine.query_id - before} queries, claimed {idle.claimed}"
         )
+        return elapsed
     finally:
         await db.stop()
 
@@ -233,24 +244,29 @@ def settings_for(url: str, folder: Path) -> Settings:
         sweep_interval_seconds=0,
         delivery_interval_seconds=0,
         webhook_url=None,
+        anonymous_intake_per_minute=0,  # every request comes from one address here
+        log_level="WARNING",
     )
 
 
 def run(args: Any) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    n = 20_000 if args.quick else 1_000_000
-    intake = 300 if args.quick else 3000
+    n = int(os.environ.get("JIESU_BENCH_SWEEPER_N", 20_000 if args.quick else 1_000_000))
+    intake = int(os.environ.get("JIESU_BENCH_INTAKE_REQUESTS", 300 if args.quick else 3000))
     pg_url = args.pg_url or os.environ.get("JIESU_BENCH_PG_URL")
     with tempfile.TemporaryDirectory() as folder:
         print("SQLite:")
-        asyncio.run(measure_sweep(settings_for(f"sqlite:///{folder}/sweep.db", Path(folder)), n))
-        for routing in (False, True):
+        sqlite_sweep = asyncio.run(
+            measure_sweep(settings_for(f"sqlite:///{folder}/sweep.db", Path(folder)), n)
+        )
+        for routing in (False, True) if intake else ():
             url = f"sqlite:///{folder}/intake-{routing}.db"
             asyncio.run(measure_intake(settings_for(url, Path(folder)), intake, routing))
         if pg_url:
             print("PostgreSQL:")
             asyncio.run(ensure_pg_database(pg_url))
-            asyncio.run(measure_sweep(settings_for(pg_url, Path(folder)), n))
-            for routing in (False, True):
+            pg_sweep = asyncio.run(measure_sweep(settings_for(pg_url, Path(folder)), n))
+            print(f"  sweep time SQLite / PostgreSQL: {sqlite_sweep / pg_sweep:.2f}")
+            for routing in (False, True) if intake else ():
                 asyncio.run(ensure_pg_database(pg_url))
                 asyncio.run(measure_intake(settings_for(pg_url, Path(folder)), intake, routing))

@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from jiesu.app import create_app
 from jiesu.config import PROJECT_ROOT, Settings
+from tests import rawdb
 from tests.conftest import ADMIN_PASSWORD, Api
 from tests.helpers import FakeClock
 
@@ -74,7 +75,135 @@ async def test_deadlines_follow_priority_and_complexity(api: Api, clock: FakeClo
         assert at(case["deadlines"]["current"]) == clock.now + response, category
 
 
-async def test_extension_moves_the_resolution_deadline_once(api: Api, clock: FakeClock) -> None:
+async def ask(api: Api, case: dict, days: int = 3, reason: str = "Parties abroad until next week") -> dict:
+    until = at(case["deadlines"]["resolution_due"]) + timedelta(days=days)
+    response = await api.act("w1", case["id"], "request_extension", until=until.isoformat(), reason=reason)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_approved_extension_moves_the_resolution_deadline_once(api: Api, clock: FakeClock) -> None:
+    case = await dispatched(api)
+    due = at(case["deadlines"]["resolution_due"])
+    asked = await ask(api, case)
+    assert at(asked["deadlines"]["resolution_due"]) == due  # nothing moves before the decision
+    assert "request_extension" not in asked["allowed_actions"]
+    clock.advance(hours=2)
+    approved = await api.act("sup", case["id"], "approve_extension", note="Agreed")
+    assert approved.status_code == 200, approved.text
+    body = approved.json()
+    assert at(body["deadlines"]["resolution_due"]) == due + timedelta(days=3)
+    assert body["extension_count"] == 1 and body["extension_request"] is None
+    assert not {"request_extension", "extend", "approve_extension"} & set(body["allowed_actions"])
+
+    again = await api.act(
+        "w1", case["id"], "request_extension", until=(due + timedelta(days=5)).isoformat(), reason="More"
+    )
+    assert again.status_code == 409
+    assert "once" in again.json()["detail"]
+    direct = await api.act(
+        "sup", case["id"], "extend", until=(due + timedelta(days=5)).isoformat(), reason="x"
+    )
+    assert direct.status_code == 409
+    assert at((await api.case("sup", case["id"]))["deadlines"]["resolution_due"]) == due + timedelta(days=3)
+    events = (await api.as_user("sup", "GET", f"/api/cases/{case['id']}/events")).json()
+    approval = events[-1]
+    assert (approval["action"], approval["actor"]) == ("approve_extension", "sup")
+    assert approval["fields"]["requested_by"] == "w1"
+    assert at(approval["fields"]["previous_due"]) == due
+
+
+async def test_pending_request_is_visible_and_a_second_one_is_refused(api: Api, clock: FakeClock) -> None:
+    case = await dispatched(api)
+    await ask(api, case, days=2)
+    seen = await api.case("sup", case["id"])
+    assert seen["extension_request"]["requested_by"] == "w1"
+    assert at(seen["extension_request"]["until"]) == at(case["deadlines"]["resolution_due"]) + timedelta(
+        days=2
+    )
+    assert {"approve_extension", "deny_extension"} <= set(seen["allowed_actions"])
+    assert "extend" not in seen["allowed_actions"]  # decide the request instead
+    assert (await api.case("w1", case["id"]))["extension_request"] is not None
+    second = await api.act(
+        "w1", case["id"], "request_extension",
+        until=(at(case["deadlines"]["resolution_due"]) + timedelta(days=4)).isoformat(), reason="Longer",
+    )  # fmt: skip
+    assert second.status_code == 409
+    assert "pending" in second.json()["detail"]
+    timeline = (await api.as_user("sup", "GET", f"/api/reports/timeline/{case['id']}")).json()
+    resolution = next(c for c in timeline["clocks"] if c["clock"] == "resolution")
+    pending = resolution["extension_pending"]
+    assert (pending["by"], pending["status"], pending["reason"]) == (
+        "w1",
+        "pending",
+        "Parties abroad until next week",
+    )
+    assert resolution["extensions"] == []
+
+
+async def test_denied_extension_keeps_the_deadline(api: Api, clock: FakeClock) -> None:
+    case = await dispatched(api)
+    due = at(case["deadlines"]["resolution_due"])
+    await ask(api, case)
+    no_reason = await api.act("disp", case["id"], "deny_extension")
+    assert no_reason.status_code == 400
+    assert "reason" in no_reason.json()["detail"]
+    denied = await api.act("disp", case["id"], "deny_extension", reason="A week is enough for this")
+    assert denied.status_code == 200, denied.text
+    body = denied.json()
+    assert at(body["deadlines"]["resolution_due"]) == due
+    assert body["extension_count"] == 0 and body["extension_request"] is None
+    assert (await api.act("sup", case["id"], "approve_extension")).status_code == 409  # nothing to approve
+    timeline = (await api.as_user("sup", "GET", f"/api/reports/timeline/{case['id']}")).json()
+    resolution = next(c for c in timeline["clocks"] if c["clock"] == "resolution")
+    [request] = resolution["extension_requests"]
+    assert (request["status"], request["decided_by"], request["decision_reason"]) == (
+        "denied",
+        "disp",
+        "A week is enough for this",
+    )
+    assert resolution["extension_pending"] is None and resolution["extensions"] == []
+    asked_again = await ask(api, {**case, "version": body["version"]}, days=1)  # a denial does not use it up
+    assert asked_again["extension_request"] is not None
+
+
+async def test_only_an_approver_in_scope_decides_a_request(api: Api, clock: FakeClock) -> None:
+    case = await dispatched(api)
+    await ask(api, case)
+    own = await api.act("w1", case["id"], "approve_extension")
+    assert own.status_code == 403  # the worker who asked cannot approve it
+    assert (await api.act("w2", case["id"], "approve_extension")).status_code == 403
+    version = (await api.case("sup", case["id"]))["version"]
+    elsewhere = await api.act("sup2", case["id"], "approve_extension", version=version)
+    assert elsewhere.status_code == 404  # a supervisor of another street does not see the case
+    assert (
+        await api.act("w1", case["id"], "extend", until="2099-01-01T00:00:00+00:00", reason="x")
+    ).status_code == 403
+    still = await api.case("sup", case["id"])
+    assert still["extension_request"] is not None and still["extension_count"] == 0
+
+
+async def test_request_lapses_when_the_case_leaves_mediation(api: Api, clock: FakeClock) -> None:
+    case = await dispatched(api)
+    await ask(api, case)
+    resolved = await api.act("w1", case["id"], "resolve", outcome="resolved", summary="Agreed quiet hours")
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["extension_request"] is None
+    timeline = (await api.as_user("sup", "GET", f"/api/reports/timeline/{case['id']}")).json()
+    resolution = next(c for c in timeline["clocks"] if c["clock"] == "resolution")
+    assert [r["status"] for r in resolution["extension_requests"]] == ["lapsed"]
+
+
+async def test_extension_beyond_the_limit_or_backwards_names_until(api: Api, clock: FakeClock) -> None:
+    case = await dispatched(api)
+    due = at(case["deadlines"]["resolution_due"])
+    for until in (due - timedelta(hours=1), due + timedelta(days=16)):
+        response = await api.act("w1", case["id"], "request_extension", until=until.isoformat(), reason="x")
+        assert response.status_code == 400
+        assert "until" in response.json()["detail"]
+
+
+async def test_supervisor_extends_directly_once(api: Api, clock: FakeClock) -> None:
     case = await dispatched(api)
     until = at(case["deadlines"]["resolution_due"]) + timedelta(days=3)
     extended = await api.act("sup", case["id"], "extend", until=until.isoformat(), reason="Parties abroad")
@@ -128,6 +257,25 @@ async def test_reminder_at_80_percent_then_escalation_to_street_then_district(
         ("system", "district", "response"),
     ]
     assert (await api.case("admin", case["id"]))["escalation_level"] == "district"
+
+
+async def test_sweeper_batch_keeps_each_timers_own_steps(
+    settings: Settings, api: Api, clock: FakeClock
+) -> None:
+    """The timers of one batch are written by one UPDATE: each keeps its own stage, times and count."""
+    late = await dispatched(api)
+    clock.advance(hours=10)
+    early = await dispatched(api)
+    clock.now = MONDAY_9AM_BEIJING + timedelta(hours=20)  # late: 83% of its response clock; early: 42%
+    assert (await sweep(api))["reminded"] == 1
+    clock.now = MONDAY_9AM_BEIJING + timedelta(hours=31)  # late overdue by 7 h; early at 88%
+    assert await sweep(api) == {"claimed": 2, "reminded": 1, "escalated": 1, "closed": 0, "conflicts": 0}
+    query = (
+        "SELECT case_id, stage, escalations, reminded_at IS NOT NULL, overdue_at IS NOT NULL "
+        f"FROM jiesu_sla_timer WHERE case_id IN ({late['id']}, {early['id']}) ORDER BY case_id"
+    )
+    rows = [tuple(row) for row in await rawdb.execute(settings.database_url, query)]
+    assert rows == [(late["id"], "again", 1, True, True), (early["id"], "due", 0, True, False)]
 
 
 async def test_first_contact_starts_the_resolution_clock_for_the_sweeper(api: Api, clock: FakeClock) -> None:

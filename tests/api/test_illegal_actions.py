@@ -17,6 +17,10 @@ ACTOR_AND_BODY: dict[str, tuple[str, dict[str, Any]]] = {
     "reassign": ("disp", {"assignee": "w2", "reason": "load"}),
     "escalate": ("disp", {"level": "street", "reason": "hard"}),
     "extend": ("disp", {"until": "2099-01-01T00:00:00+00:00", "reason": "parts"}),
+    "request_extension": ("w1", {"until": "2099-01-01T00:00:00+00:00", "reason": "parts"}),
+    # Legal in mediation only while a request is pending: without one they are refused there too.
+    "approve_extension": ("sup", {}),
+    "deny_extension": ("sup", {"reason": "no"}),
     "resolve": ("w1", {"outcome": "resolved", "summary": "done"}),
     "approve": ("sup", {}),
     "send_back": ("sup", {"reason": "again"}),
@@ -30,7 +34,10 @@ ACTOR_AND_BODY: dict[str, tuple[str, dict[str, Any]]] = {
 LEGAL = {
     "intake": {"accept", "reject", "merge", "withdraw"},
     "triage": {"dispatch", "claim", "reject", "transfer", "merge", "withdraw"},
-    "mediation": {"contact", "reassign", "escalate", "extend", "resolve", "transfer", "merge", "withdraw"},
+    "mediation": {
+        *("contact", "reassign", "escalate", "extend", "request_extension", "resolve"),
+        *("transfer", "merge", "withdraw"),
+    },
     "resolution": {"approve", "send_back", "withdraw"},
     "feedback": {"rate"},
     "closed": set(),
@@ -108,6 +115,6 @@ async def test_extension_is_refused_when_it_goes_backwards(api: Api) -> None:
     case = await api.file()
     await api.act("disp", case["id"], "dispatch", assignee="w1")
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    response = await api.act("w1", case["id"], "extend", until=past, reason="x")
+    response = await api.act("w1", case["id"], "request_extension", until=past, reason="x")
     assert response.status_code == 400
     assert "until" in response.json()["detail"]

@@ -176,12 +176,14 @@ async def test_extension_moves_the_resolution_deadline_once(api: Api) -> None:
     from datetime import datetime, timedelta
 
     until = (datetime.fromisoformat(due) + timedelta(days=3)).isoformat()
-    extended = await api.act("w1", case["id"], "extend", until=until, reason="Waiting for a repair")
+    asked = await api.act("w1", case["id"], "request_extension", until=until, reason="Waiting for a repair")
+    assert asked.status_code == 200, asked.text
+    extended = await api.act("sup", case["id"], "approve_extension")
     assert extended.status_code == 200, extended.text
     assert datetime.fromisoformat(extended.json()["deadlines"]["resolution_due"]) == datetime.fromisoformat(
         until
     )
     assert "extend" not in extended.json()["allowed_actions"]
     later = (datetime.fromisoformat(until) + timedelta(days=1)).isoformat()
-    again = await api.act("w1", case["id"], "extend", until=later, reason="more")
+    again = await api.act("w1", case["id"], "request_extension", until=later, reason="more")
     assert again.status_code == 409

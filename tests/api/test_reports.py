@@ -92,7 +92,12 @@ async def world(api: Api, clock: FakeClock) -> dict[str, int]:
     clock.at(hours=30)
     contacted = await ok(await api.act("w2", ids["B"], "contact", note="phoned late"))
     until = datetime.fromisoformat(contacted["deadlines"]["resolution_due"]) + timedelta(days=1)
-    await ok(await api.act("w2", ids["B"], "extend", until=until.isoformat(), reason="waiting for a plumber"))
+    await ok(
+        await api.act(
+            "w2", ids["B"], "request_extension", until=until.isoformat(), reason="waiting for a plumber"
+        )
+    )
+    await ok(await api.act("sup", ids["B"], "approve_extension"))
     clock.at(days=2)
     await ok(await api.act("w1", ids["A"], "resolve", outcome="resolved", summary="quiet hours agreed"))
     await ok(await api.act("sup", ids["A"], "approve"))
@@ -276,7 +281,8 @@ async def test_timeline_shows_each_clock_its_extension_and_outcome(api: Api, clo
     assert datetime.fromisoformat(resolution["original_due_at"]) == T0 + timedelta(days=7, hours=1)
     assert datetime.fromisoformat(resolution["due_at"]) == T0 + timedelta(days=8, hours=1)
     [extension] = resolution["extensions"]
-    assert extension["by"] == "w2" and extension["reason"] == "waiting for a plumber"
+    assert extension["by"] == "sup" and extension["requested_by"] == "w2"
+    assert extension["reason"] == "waiting for a plumber"
     assert datetime.fromisoformat(extension["at"]) == T0 + timedelta(hours=30)
     assert b["feedback"]["status"] == "met" and b["feedback"]["rounds"] == 1
     d = await timeline("D")

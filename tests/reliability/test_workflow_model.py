@@ -35,7 +35,20 @@ CALLERS = ("alice", "bob", "disp", "disp2", "sup", "sup2", "admin", "filer", *WO
 STAFF_VIEW = "admin"  # sees every case, may fire nothing, so reading through it changes nothing
 ASSIGNED_STATES = {"mediation", "resolution", "feedback"}
 # The actions that move a case on towards closing by its normal path.
-FORWARD = {"accept", "dispatch", "claim", "contact", "resolve", "approve", "rate", "send_back", "extend"}
+FORWARD = {
+    "accept",
+    "dispatch",
+    "claim",
+    "contact",
+    "resolve",
+    "approve",
+    "rate",
+    "send_back",
+    "extend",
+    "request_extension",
+    "approve_extension",
+    "deny_extension",
+}
 ACTIONS = sorted(load_workflow(PROJECT_ROOT / "workflows" / "case.yaml").spec.actions)
 
 
@@ -54,7 +67,7 @@ def _body(action: str, case: dict[str, Any], data: st.DataObject) -> dict[str, A
             return {"note": text}
         case "escalate":
             return {"level": pick(st.sampled_from(["street", "district"])), "reason": text}
-        case "extend":
+        case "extend" | "request_extension":
             due = datetime.fromisoformat(case["deadlines"]["resolution_due"])
             return {"until": (due + timedelta(days=pick(st.integers(-1, 20)))).isoformat(), "reason": text}
         case "resolve":
@@ -65,7 +78,7 @@ def _body(action: str, case: dict[str, Any], data: st.DataObject) -> dict[str, A
             return {"jurisdiction_code": pick(st.sampled_from(["C1", "C2", "C3", "G1"])), "reason": text}
         case "merge":
             return {"into": pick(st.integers(1, 40))}
-        case "send_back" | "reject" | "withdraw":
+        case "send_back" | "reject" | "withdraw" | "deny_extension":
             return {"reason": text}
     return {}
 

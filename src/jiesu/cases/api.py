@@ -36,6 +36,7 @@ from jiesu.errors import OPEN_TO_ANONYMOUS, CaseConflict, Unprocessable
 from jiesu.limits.input import MAX_ID
 from jiesu.privacy import mask_name, mask_phone
 from jiesu.routing.router import routing_summary
+from jiesu.sla.extensions import pending_request
 
 # Roles that need to reach the filer: the dispatcher calls back, the assignee makes first contact.
 UNMASKED_ROLES = {"dispatcher"}
@@ -65,6 +66,7 @@ def case_out(service: CaseService, actor: Principal, case: dict[str, Any], now: 
             current=due,
         ),
         overdue=due is not None and due < now,
+        extension_request=pending_request(case),
         allowed_actions=service.allowed_actions(actor, case),
     ).model_dump()
 

@@ -20,7 +20,7 @@ from jiesu.accounts.security import SYSTEM
 from jiesu.audit.chain import link_events
 from jiesu.batch_writer import Query, Rows, Steps, placeholders
 from jiesu.cases.tables import Case
-from jiesu.notify.outbox import outbox_row
+from jiesu.notify.outbox import OUTBOX_COLUMNS, outbox_row
 from jiesu.routing.router import OPEN_LOAD_SQL, Placement
 from jiesu.sla.timers import new_timer
 
@@ -39,7 +39,6 @@ def case_defaults() -> dict[str, Any]:
 EVENT_COLUMNS = ["seq", "case_id", "actor", "actor_role", "action", "from_state", "to_state", "fields"]
 EVENT_COLUMNS += ["created_at", "prev_hash", "hash"]
 TEXT_COLUMNS = ["event_seq", "field", "value", "salt"]
-OUTBOX_COLUMNS = list(outbox_row(topic="", case_id=None, recipient=None, payload={}, at=datetime.min))
 TIMER_COLUMNS = ["case_id", "clock", "started_at", "due_at", "stage", "next_at", "reminded_at"]
 TIMER_COLUMNS += ["overdue_at", "escalations"]
 DECISION_COLUMNS = ["case_id", "rule_id", "rules_version", "level", "unit_code", "assignee", "located_by"]

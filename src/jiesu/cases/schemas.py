@@ -46,6 +46,14 @@ class Deadlines(BaseModel):
     current: datetime | None
 
 
+class ExtensionRequestOut(BaseModel):
+    """A deadline extension asked for by the assignee, waiting for approve_extension or deny_extension."""
+
+    until: datetime
+    requested_by: str
+    requested_at: datetime
+
+
 class CaseOut(BaseModel):
     id: int
     tracking_no: str
@@ -73,6 +81,7 @@ class CaseOut(BaseModel):
     resolution_summary: str | None
     reopen_count: int
     extension_count: int
+    extension_request: ExtensionRequestOut | None = None
     escalation_level: str | None
     merged_into: int | None
     filer_resolved: bool | None

@@ -34,6 +34,7 @@ from jiesu.errors import CaseConflict, field_error
 from jiesu.notify.outbox import enqueue
 from jiesu.routing.catalogue import Catalogue
 from jiesu.routing.router import count_return
+from jiesu.sla import extensions
 from jiesu.sla.deadlines import current_due, feedback_deadline, initial_deadlines
 from jiesu.sla.timers import track
 from jiesu.workflow import IllegalTransition, Workflow
@@ -134,8 +135,8 @@ class CaseService:
             return False
         if action == "claim":
             return case["assignee"] is None
-        if action == "extend":
-            return case["extension_count"] == 0
+        if action in extensions.EXTENSION_ACTIONS:
+            return extensions.refusal(case, action) is None
         return True
 
     def allowed_actions(self, actor: Principal, case: dict[str, Any]) -> list[str]:
@@ -427,6 +428,9 @@ class CaseService:
         """What entering ``new_state`` sets, whatever the action."""
         if new_state == case["state"]:  # staying in a state (e.g. record_performance) is not entering it
             return {}
+        if case["state"] == "mediation" and extensions.is_pending(case):  # the request lapses
+            lapsed = {**case, **extensions.NO_REQUEST}
+            return {**extensions.NO_REQUEST, **self._state_entry(lapsed, new_state, now)}
         if new_state == "closed":
             return {"closed_at": now}
         if new_state == "feedback":
@@ -500,16 +504,12 @@ class CaseService:
             if not payload.get("level") and not payload.get("department"):
                 raise field_error("level", "give a level (street, district) or a department")
             changes["escalation_level"] = payload.get("level") or f"department:{payload['department']}"
-        elif action == "extend":
-            if case["extension_count"] > 0:
-                raise self._conflict(actor, case, "the deadline was extended once already")
-            until: datetime = payload["until"]
-            if until <= case["resolution_due"]:
-                raise field_error("until", "must be later than the current resolution deadline")
-            if until > case["resolution_due"] + self.workflow.spec.clocks.extension_max:
-                raise field_error("until", "extends the deadline further than the workflow allows")
-            changes.update(resolution_due=until, extension_count=case["extension_count"] + 1)
-            fields["previous_due"] = case["resolution_due"]
+        elif action in extensions.EXTENSION_ACTIONS:
+            if refused := extensions.refusal(case, action):
+                raise self._conflict(actor, case, refused)
+            longest = self.workflow.spec.clocks.extension_max
+            changes, more = extensions.effects(actor, case, action, payload, now, longest)
+            fields.update(more)
         elif action == "resolve":
             changes.update(outcome=payload["outcome"], resolution_summary=payload["summary"], resolved_at=now)
         elif action == "rate":

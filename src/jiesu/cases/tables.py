@@ -37,6 +37,10 @@ class Case(Table, tablename="jiesu_case"):
     resolution_summary = Text(null=True, default=None)
     reopen_count = Integer(default=0)
     extension_count = Integer(default=0)
+    # A deadline extension the assignee asked for, waiting for a dispatcher's or supervisor's decision.
+    extension_requested_until = Timestamptz(null=True, default=None)
+    extension_requested_by = Varchar(length=64, null=True, default=None)
+    extension_requested_at = Timestamptz(null=True, default=None)
     escalation_level = Varchar(length=32, null=True, default=None)
     merged_into = Integer(null=True, default=None)
     filer_resolved = Boolean(null=True, default=None)

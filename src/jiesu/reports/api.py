@@ -206,6 +206,8 @@ def overdue_sections(body: dict[str, Any]) -> Sections:
 
 
 def timeline_sections(body: dict[str, Any]) -> Sections:
-    clocks = [{k: v for k, v in clock.items() if k != "extensions"} for clock in body["clocks"]]
+    lists = ("extensions", "extension_requests", "extension_pending")
+    clocks = [{k: v for k, v in clock.items() if k not in lists} for clock in body["clocks"]]
     extensions = [ext for clock in body["clocks"] for ext in clock.get("extensions", [])]
-    return [("clocks", clocks), ("extensions", extensions)]
+    requests = [req for clock in body["clocks"] for req in clock.get("extension_requests", [])]
+    return [("clocks", clocks), ("extensions", extensions), ("extension requests", requests)]

@@ -61,18 +61,7 @@ async def case_timeline(case: dict[str, Any], clocks: ClocksSpec, now: datetime)
     )
     events = await reveal_events(events)  # personal text is kept beside the append-only log
     closed = case["closed_at"]
-    extensions = [
-        {
-            "at": as_datetime(event["created_at"]),
-            "by": event["actor"],
-            "previous_due": as_datetime(fields.get("previous_due")),
-            "until": as_datetime(fields.get("until")),
-            "reason": fields.get("reason"),
-        }
-        for event in events
-        if event["action"] == "extend"
-        for fields in [json.loads(event["fields"])]
-    ]
+    extensions, requests = _extensions(events)
     original_due = extensions[0]["previous_due"] if extensions else case["resolution_due"]
     return {
         "case_id": case["id"],
@@ -92,10 +81,61 @@ async def case_timeline(case: dict[str, Any], clocks: ClocksSpec, now: datetime)
                 now,
                 original_due_at=original_due,
                 extensions=extensions,
+                extension_requests=requests,
+                extension_pending=next((r for r in requests if r["status"] == "pending"), None),
             ),
             _feedback_clock(events, case, clocks, now),
         ],
     }
+
+
+def _extensions(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The extensions that moved the resolution deadline (an approved request, or a direct ``extend``),
+    and every request with its outcome: pending, approved, denied, or lapsed (the case left mediation
+    before anyone decided)."""
+    extensions: list[dict[str, Any]] = []
+    requests: list[dict[str, Any]] = []
+    for event in events:
+        action, fields = event["action"], json.loads(event["fields"])
+        at = as_datetime(event["created_at"])
+        open_request = requests[-1] if requests and requests[-1]["status"] == "pending" else None
+        if action == "request_extension":
+            requests.append(
+                {
+                    "at": at,
+                    "by": event["actor"],
+                    "until": as_datetime(fields.get("until")),
+                    "reason": fields.get("reason"),
+                    "status": "pending",
+                    "decided_at": None,
+                    "decided_by": None,
+                    "decision_reason": None,
+                }
+            )
+        elif open_request and action in ("approve_extension", "deny_extension"):
+            approved = action == "approve_extension"
+            open_request.update(
+                status="approved" if approved else "denied",
+                decided_at=at,
+                decided_by=event["actor"],
+                decision_reason=fields.get("note" if approved else "reason"),
+            )
+        elif open_request and event["from_state"] == "mediation" and event["to_state"] != "mediation":
+            open_request.update(status="lapsed", decided_at=at)
+        if action in ("extend", "approve_extension"):
+            extensions.append(
+                {
+                    "at": at,
+                    "by": event["actor"],
+                    "requested_by": fields.get("requested_by", event["actor"]),
+                    "previous_due": as_datetime(fields.get("previous_due")),
+                    "until": as_datetime(fields.get("until")),
+                    "reason": fields.get("reason")
+                    if action == "extend"
+                    else (open_request or {}).get("reason"),
+                }
+            )
+    return extensions, requests
 
 
 def _feedback_clock(

@@ -3,12 +3,14 @@
 Each pass claims the timers that are due in batches. On PostgreSQL the claim is
 ``FOR UPDATE OF timer, case SKIP LOCKED``, so several processes split the work and each case is handled
 once; on SQLite the immediate write transaction serialises them. Case changes go through CaseService.
+Per batch, the outbox messages are written in one INSERT and the timers in one UPDATE, so a due case
+costs about one statement per case change (see README, "Immediate dispatch … Performance").
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,10 +21,10 @@ from jiesu.accounts.tables import User
 from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
 from jiesu.clock import Clock
-from jiesu.notify.outbox import enqueue
+from jiesu.notify.outbox import enqueue_many, outbox_row
 from jiesu.sla.calendar import SlaConfig
 from jiesu.sla.tables import SlaTimer
-from jiesu.sla.timers import NEVER
+from jiesu.sla.timers import NEVER, known_timers
 
 log = logging.getLogger("jiesu.sla")
 
@@ -33,6 +35,21 @@ CLAIM_SQL = (
     "WHERE t.next_at <= {} ORDER BY t.next_at LIMIT {}"
 )
 LOCK_SQL = " FOR UPDATE OF t, c SKIP LOCKED"
+# One UPDATE for the batch's timers; reminded_at / overdue_at are kept unless this pass set them.
+_TIMER_SET = (
+    "SET stage = v.stage, next_at = v.next_at, escalations = v.escalations, "
+    "reminded_at = COALESCE(v.reminded_at, t.reminded_at), overdue_at = COALESCE(v.overdue_at, t.overdue_at)"
+)
+PG_TIMERS_SQL = (
+    f"UPDATE jiesu_sla_timer AS t {_TIMER_SET} FROM unnest({{}}::int[], {{}}::text[], {{}}::timestamptz[], "
+    "{}::int[], {}::timestamptz[], {}::timestamptz[]) "
+    "AS v(id, stage, next_at, escalations, reminded_at, overdue_at) WHERE t.id = v.id"
+)
+SQLITE_TIMERS_SQL = (
+    "UPDATE jiesu_sla_timer AS t {} FROM (SELECT column1 AS id, column2 AS stage, column3 AS next_at, "
+    "column4 AS escalations, column5 AS reminded_at, column6 AS overdue_at FROM (VALUES {})) AS v "
+    "WHERE t.id = v.id"
+)
 RETRY_AFTER = timedelta(minutes=1)
 
 
@@ -61,6 +78,26 @@ def escalation_target(case: dict[str, Any]) -> tuple[str, str | None] | None:
     return None
 
 
+@dataclass
+class Batch:
+    """What one batch of the pass writes at its end: outbox messages and the timers' next steps."""
+
+    outbox: list[dict[str, Any]] = field(default_factory=list)  # outbox_row()s
+    # (timer id, stage, next_at, escalations, reminded_at or None, overdue_at or None)
+    timers: list[tuple[Any, ...]] = field(default_factory=list)
+
+    async def write(self) -> None:
+        await enqueue_many(self.outbox)
+        if not self.timers:
+            return
+        if db.is_sqlite():
+            rows = ", ".join(["({}, {}, {}, {}, {}, {})"] * len(self.timers))
+            sql = SQLITE_TIMERS_SQL.format(_TIMER_SET, rows)
+            await SlaTimer.raw(sql, *(value for row in self.timers for value in row))
+        else:
+            await SlaTimer.raw(PG_TIMERS_SQL, *(list(column) for column in zip(*self.timers, strict=True)))
+
+
 class Sweeper:
     def __init__(self, cases: CaseService, config: SlaConfig, clock: Clock, batch: int = 100) -> None:
         self.cases = cases
@@ -80,8 +117,14 @@ class Sweeper:
                 if timers:
                     rows = await Case.select().where(Case.id.is_in([t["case_id"] for t in timers]))
                     by_id = {row["id"]: row for row in rows}
+                    known_timers().update(
+                        (t["case_id"], {"id": t["timer_id"], "clock": t["clock"], "due_at": t["due_at"]})
+                        for t in timers
+                    )
+                    batch = Batch()
                     for timer in timers:
-                        await self._handle(timer, by_id[timer["case_id"]], now, report, recipients)
+                        await self._handle(timer, by_id[timer["case_id"]], now, report, recipients, batch)
+                    await batch.write()
             report.claimed += len(timers)
             if len(timers) < self.batch:
                 return report
@@ -93,16 +136,17 @@ class Sweeper:
         now: datetime,
         report: SweepReport,
         recipients: dict[tuple[str, str | None], list[str]],
+        batch: Batch,
     ) -> None:
         stage, clock, due = timer["stage"], timer["clock"], timer["due_at"]
-        changes: dict[Any, Any] = {}
+        reminded_at = overdue_at = None
         escalations = timer["escalations"]
         try:
             while True:
                 if stage == "remind":
                     if now < due:
-                        await self._remind(case, clock, due, now, recipients)
-                        changes[SlaTimer.reminded_at] = now
+                        await self._remind(case, clock, due, now, recipients, batch)
+                        reminded_at = now
                         report.reminded += 1
                     stage, next_at = "due", due
                 elif stage == "due" and clock == "feedback":
@@ -112,11 +156,11 @@ class Sweeper:
                 elif stage in ("due", "again"):
                     target = escalation_target(case)
                     if target is not None:
-                        case = await self._escalate(case, clock, due, target, now, recipients)
+                        case = await self._escalate(case, clock, due, target, now, recipients, batch)
                         escalations += 1
                         report.escalated += 1
                     if stage == "due":
-                        changes[SlaTimer.overdue_at] = now
+                        overdue_at = now
                     more = stage == "due" and escalation_target(case) is not None
                     stage, next_at = (
                         ("again", due + self.config.escalate_again_after) if more else ("done", NEVER)
@@ -133,8 +177,7 @@ class Sweeper:
                 SlaTimer.id == timer["timer_id"]
             )
             return
-        changes.update({SlaTimer.stage: stage, SlaTimer.next_at: next_at, SlaTimer.escalations: escalations})
-        await SlaTimer.update(changes).where(SlaTimer.id == timer["timer_id"])
+        batch.timers.append((timer["timer_id"], stage, next_at, escalations, reminded_at, overdue_at))
 
     async def _remind(
         self,
@@ -143,6 +186,7 @@ class Sweeper:
         due: datetime,
         now: datetime,
         recipients: dict[tuple[str, str | None], list[str]],
+        batch: Batch,
     ) -> None:
         payload = {"case_id": case["id"], "tracking_no": case["tracking_no"], "clock": clock, "due_at": due}
         if clock == "feedback":
@@ -153,8 +197,10 @@ class Sweeper:
             target = escalation_target({**case, "escalation_level": None})
             people = await self._staff(target, recipients) if target else []
         for person in people:
-            await enqueue(
-                topic="case.reminder", case_id=case["id"], recipient=person, payload=payload, at=now
+            batch.outbox.append(
+                outbox_row(
+                    topic="case.reminder", case_id=case["id"], recipient=person, payload=payload, at=now
+                )
             )
 
     async def _escalate(
@@ -165,6 +211,7 @@ class Sweeper:
         target: tuple[str, str | None],
         now: datetime,
         recipients: dict[tuple[str, str | None], list[str]],
+        batch: Batch,
     ) -> dict[str, Any]:
         level, unit = target
         extra = {"overdue_since": due, "unit": unit}
@@ -179,14 +226,13 @@ class Sweeper:
             "level": level,
             "unit": unit,
         }
-        for person in await self._staff(target, recipients):
-            await enqueue(
-                topic="case.escalated", case_id=case["id"], recipient=person, payload=payload, at=now
-            )
+        people = [("case.escalated", person) for person in await self._staff(target, recipients)]
         if case["assignee"]:
-            await enqueue(
-                topic="case.overdue", case_id=case["id"], recipient=case["assignee"], payload=payload, at=now
-            )
+            people.append(("case.overdue", case["assignee"]))
+        batch.outbox.extend(
+            outbox_row(topic=topic, case_id=case["id"], recipient=person, payload=payload, at=now)
+            for topic, person in people
+        )
         return updated
 
     async def _staff(

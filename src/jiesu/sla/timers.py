@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from jiesu import db
 from jiesu.sla.calendar import SlaConfig
 from jiesu.sla.deadlines import current_due, running_clock
 from jiesu.sla.tables import SlaTimer
@@ -36,19 +37,30 @@ def new_timer(case: dict[str, Any], now: datetime, sla: SlaConfig | None = None)
     }
 
 
+def known_timers() -> dict[int, dict[str, Any] | None]:
+    """Timers this transaction has read already, by case id (the sweeper claims them in bulk): track()
+    need not read them again. Forgotten as soon as track() changes one."""
+    return db.transaction_scratch().setdefault("sla_timers", {})
+
+
 async def track(case: dict[str, Any], now: datetime, sla: SlaConfig | None = None) -> None:
     """Start the timer of the clock that runs now; leave it alone while the deadline is unchanged."""
     timer = new_timer(case, now, sla)
+    known = known_timers()
     if timer is None:
         await SlaTimer.delete().where(SlaTimer.case_id == case["id"])
+        known.pop(case["id"], None)
         return
-    current = (
-        await SlaTimer.select(SlaTimer.id, SlaTimer.clock, SlaTimer.due_at)
-        .where(SlaTimer.case_id == case["id"])
-        .first()
-    )
+    current = known.get(case["id"])
+    if case["id"] not in known:
+        current = (
+            await SlaTimer.select(SlaTimer.id, SlaTimer.clock, SlaTimer.due_at)
+            .where(SlaTimer.case_id == case["id"])
+            .first()
+        )
     if current is not None and current["clock"] == timer["clock"] and current["due_at"] == timer["due_at"]:
         return
+    known.pop(case["id"], None)
     if current is None:
         await SlaTimer.insert(SlaTimer(**timer))
     else:

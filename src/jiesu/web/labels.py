@@ -141,3 +141,19 @@ CHANNELS = {
     "hotline": N_("Hotline"),
     "anonymous": N_("Web page, without an account"),
 }
+
+# Deadline extensions that need approval (src/jiesu/sla/extensions.py).
+ACTIONS.update(
+    {
+        "request_extension": N_("Ask for more time"),
+        "approve_extension": N_("Approve the extension"),
+        "deny_extension": N_("Refuse the extension"),
+    }
+)
+EVENTS.update(
+    {
+        "request_extension": N_("The handler asked for more time, until %(until)s."),
+        "approve_extension": N_("The deadline was extended to %(until)s."),
+        "deny_extension": N_("The request for more time was refused."),
+    }
+)
