@@ -42,6 +42,8 @@ BODY = {
 
 BACKENDS = [
     pytest.param("sqlite", 1, id="sqlite-1-worker"),
+    # Two processes on one SQLite file: their intake writers take turns through a file lock.
+    pytest.param("sqlite", 2, id="sqlite-2-workers"),
     pytest.param(
         "postgres",
         2,
