@@ -238,7 +238,9 @@ async def test_every_accepted_intake_survives_kill_9_of_the_server(
     assert all(case_id in events for ids in titles.values() for case_id in ids)
     verified = _jiesu(env, "audit", "verify")
     assert verified.returncode == 0 and verified.stdout.startswith("ok:"), verified.stdout + verified.stderr
-    assert time.monotonic() - started < 60
+    # A guard against a hang, not a speed figure: generous, since the suite runs on xdist workers on
+    # machines shared with other work (the PostgreSQL variant took 51 s under a load average of 10).
+    assert time.monotonic() - started < 180
 
 
 async def test_the_anonymous_intake_limit_is_shared_by_two_server_processes(tmp_path: Path) -> None:
