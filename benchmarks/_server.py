@@ -42,11 +42,50 @@ def fresh_database(kind: str, pg_url: str | None, workdir: Path) -> str:
     return pg_url
 
 
+@dataclass
+class Served:
+    """A running server: its base URL and the process ``server()`` started."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+
+    def worker_peak_rss_mb(self) -> list[float]:
+        """Peak resident memory (VmHWM) of each worker: uvicorn's spawned children when there are
+        several, else the one process that serves."""
+        tree = _descendants(self.process.pid)
+        workers = [pid for pid in tree if b"spawn_main" in _cmdline(pid)] or [self.process.pid]
+        return [peak_rss_mb(pid) for pid in workers]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
 @contextmanager
 def server(
-    database_url: str, workdir: Path, *, app: str | None = None, workers: int = 1, demo: bool = True
-) -> Iterator[str]:
-    """Serve jiesu (or another ASGI factory) on a free port; yields its base URL."""
+    database_url: str, workdir: Path, *, bare: bool = False, workers: int = 1, demo: bool = True
+) -> Iterator[Served]:
+    """Serve jiesu (migrated, with the demo data) or, with ``bare``, benchmarks/bare_app.py, both
+    through jiesu.cli.serve (the same uvicorn settings), on a free port."""
     port = free_port()
     env = {
         **os.environ,
@@ -55,29 +94,29 @@ def server(
         "JIESU_SECRET_KEY": "bench-secret-key-bench-secret-key-012345",
         "JIESU_DEMO": "0",
     }
-    if app is None:
-        subprocess.run([BIN / "jiesu", "migrate"], env=env, check=True, capture_output=True)
-        if demo:
-            subprocess.run([BIN / "jiesu", "demo"], env=env, check=True, capture_output=True)
-        command = [str(BIN / "jiesu"), "serve", "--port", str(port), "--workers", str(workers)]
-    else:
+    if bare:
         command = [
-            str(BIN / "uvicorn"),
-            app,
-            "--factory",
+            sys.executable,
+            "-m",
+            "benchmarks.bare_app",
             "--port",
             str(port),
             "--workers",
             str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
         ]
-    log = (workdir / f"server-{port}.log").open("w")
+    else:
+        subprocess.run([BIN / "jiesu", "migrate"], env=env, check=True, capture_output=True)
+        if demo:
+            subprocess.run([BIN / "jiesu", "demo"], env=env, check=True, capture_output=True)
+        command = [str(BIN / "jiesu"), "serve", "--port", str(port), "--workers", str(workers)]
+    log_path = workdir / f"server-{port}.log"
+    log = log_path.open("w")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        for _ in range(300):
+            if process.poll() is not None:
+                break
             try:
                 if httpx.get(f"{base}/health", timeout=1).status_code == 200:
                     break
@@ -85,12 +124,25 @@ def server(
                 pass
             time.sleep(0.1)
         else:
-            raise RuntimeError(f"server did not start: {(workdir / f'server-{port}.log').read_text()}")
-        yield base
+            raise RuntimeError(f"server did not start: {log_path.read_text()[-2000:]}")
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+        if workers > 1:
+            _wait_for_workers(log_path, workers)
+        yield Served(base, process)
     finally:
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+def _wait_for_workers(log_path: Path, workers: int) -> None:
+    """The first worker answering /health does not mean all are up: each logs its start-up."""
+    for _ in range(300):
+        if log_path.read_text().count("Application startup complete") >= workers:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"not all {workers} workers started: {log_path.read_text()[-2000:]}")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -134,8 +186,11 @@ def wrk(
     connections: int = 64,
     seconds: int = 10,
     threads: int = 2,
+    timeout: int = 10,
 ) -> LoadResult:
-    """Run wrk against ``url``; non-2xx answers and socket errors count as errors."""
+    """Run wrk against ``url``; non-2xx answers and socket errors count as errors. An answer slower than
+    ``timeout`` seconds is an error whose time is not in the percentiles (wrk's default is 2 s, which hid
+    the slowest answers from the p99)."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (scripts/bench installs it with apt-get)")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
@@ -146,15 +201,26 @@ def wrk(
         for key, value in (headers or {}).items():
             script.write(f'wrk.headers["{key}"] = "{value}"\n')
     output = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            f"--timeout={timeout}s",
+            "--latency",
+            "-s",
+            script.name,
+            url,
+        ],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
     os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    # The latency distribution's own lines: "  50%  12.34ms" (a Stdev column can end in "50%" too).
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)

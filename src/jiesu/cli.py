@@ -24,22 +24,34 @@ def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]]) -> An
     return asyncio.run(run())
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def serve(app: str, *, host: str, port: int, workers: int, log_level: str) -> None:
+    """uvicorn as `jiesu serve` runs it. The intake benchmark serves its bare ceiling app through here
+    too, so both run with the same server settings (loop, HTTP parser, logging, workers)."""
     import uvicorn
 
     from jiesu.ops.logs import configure_logging
 
-    settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(log_level)
     uvicorn.run(
-        "jiesu.app:create_app",
+        app,
         factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers,
+        host=host,
+        port=port,
+        workers=workers,
         log_level="info",
         log_config=None,  # uvicorn's own loggers go through jiesu's JSON logging
         access_log=False,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    serve(
+        "jiesu.app:create_app",
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        log_level=settings.log_level,
     )
     return 0
 

@@ -143,3 +143,21 @@ async def test_concurrent_retries_with_one_idempotency_key_file_one_case(api: Ap
     assert [r.status_code for r in responses] == [201] * 6, [r.text for r in responses]
     assert len({r.json()["id"] for r in responses}) == 1
     assert await _case_count(api) == 1
+
+
+async def test_an_open311_form_field_that_is_not_utf8_is_a_400_in_the_spec_format(api: Api) -> None:
+    key = (await api.as_user("admin", "POST", "/api/open311/keys", json={"name": "city app"})).json()
+    boundary = "b0undary"
+    fields = {"api_key": key["api_key"].encode(), "service_code": b"sanitation", "description": b"\xff\xfe"}
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value + b"\r\n"
+        for name, value in fields.items()
+    )
+    response = await api.client.post(
+        "/open311/v2/requests.json",
+        content=body + f"--{boundary}--\r\n".encode(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()[0]["description"].startswith("body:")
+    assert await _case_count(api) == 0

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import screenshot
 from tests.web.photos import png_bytes
+
+# One server and one Chromium for all of them: on one xdist worker (scripts/test uses --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("e2e")
 
 
 def _login(page, username: str) -> None:  # type: ignore[no-untyped-def]

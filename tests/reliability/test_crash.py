@@ -25,12 +25,15 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, PG_URL, reset_postgres
+from tests.conftest import ADMIN_PASSWORD, PG_URL, reset_postgres, worker_pg_url
 
 JIESU = Path(sys.executable).parent / "jiesu"
 INTAKES = 1_000
 CONCURRENCY = 32
 KILL_AFTER = 300  # 201s seen before the kill
+# Real servers under load: these run one after another on one xdist worker (scripts/test uses --dist
+# loadgroup), so two of them never share the two cores at once.
+pytestmark = pytest.mark.xdist_group("servers")
 BODY = {
     "kind": "complaint",
     "category": "neighbour_noise",
@@ -205,9 +208,8 @@ async def test_every_accepted_intake_survives_kill_9_of_the_server(
     backend: str, workers: int, tmp_path: Path
 ) -> None:
     if backend == "postgres":
-        assert PG_URL
-        await reset_postgres(PG_URL)
-        database_url = PG_URL
+        database_url = await worker_pg_url()
+        await reset_postgres(database_url)
     else:
         database_url = f"sqlite:///{tmp_path / 'crash.db'}"
     env = _env(database_url, tmp_path, JIESU_ANONYMOUS_INTAKE_PER_MINUTE="0")
@@ -238,7 +240,9 @@ async def test_every_accepted_intake_survives_kill_9_of_the_server(
     assert all(case_id in events for ids in titles.values() for case_id in ids)
     verified = _jiesu(env, "audit", "verify")
     assert verified.returncode == 0 and verified.stdout.startswith("ok:"), verified.stdout + verified.stderr
-    assert time.monotonic() - started < 60
+    # A guard against a hang, not a speed figure: generous, since the suite runs on xdist workers on
+    # machines shared with other work (the PostgreSQL variant took 51 s under a load average of 10).
+    assert time.monotonic() - started < 180
 
 
 async def test_the_anonymous_intake_limit_is_shared_by_two_server_processes(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_URL, reset_postgres
+from tests.conftest import PG_URL, reset_postgres, worker_pg_url
 from tests.reliability.fuzzing import ROLES, FuzzReport, fuzz
 
 SUITE_EXAMPLES = {"sqlite": 30, "postgres": 10}
@@ -33,6 +33,6 @@ def test_fuzzing_every_operation_as_every_role_finds_no_failure_on_sqlite(tmp_pa
 @pytest.mark.postgres
 @pytest.mark.skipif(not PG_URL, reason="PostgreSQL tests skipped: JIESU_TEST_PG_URL is not set")
 def test_fuzzing_every_operation_as_every_role_finds_no_failure_on_postgres(tmp_path: Path) -> None:
-    assert PG_URL
-    asyncio.run(reset_postgres(PG_URL))
-    _assert_clean(fuzz(PG_URL, tmp_path, SUITE_EXAMPLES["postgres"], ROLES, False))
+    url = asyncio.run(worker_pg_url())
+    asyncio.run(reset_postgres(url))
+    _assert_clean(fuzz(url, tmp_path, SUITE_EXAMPLES["postgres"], ROLES, False))

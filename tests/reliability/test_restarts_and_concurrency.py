@@ -26,6 +26,8 @@ from tests.conftest import ADMIN_PASSWORD, Api
 from tests.helpers import FakeClock, Receiver
 
 JIESU = str(Path(sys.executable).parent / "jiesu")
+# Real processes: one after another on one xdist worker, with the crash tests (see test_crash.py).
+pytestmark = pytest.mark.xdist_group("servers")
 
 
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:

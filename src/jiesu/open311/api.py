@@ -47,6 +47,8 @@ FIELD_NAMES = {
 def _error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, ValidationException):
         return error_response(request.url.path, 400, str(exc.detail))
+    if isinstance(exc, UnicodeDecodeError):  # Litestar's form parser decodes each field as UTF-8
+        return error_response(request.url.path, 400, "body: a form field is not UTF-8 text")
     if isinstance(exc, HTTPException):
         return error_response(request.url.path, exc.status_code, str(exc.detail), exc.headers)
     return error_response(request.url.path, 500, "internal error")

@@ -20,7 +20,12 @@ from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_404_NOT_FOUND, HTTP_413_REQUEST_ENTITY_TOO_LARGE
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+)
 
 from jiesu.config import Settings
 from jiesu.web.controllers import PAGE_CONTROLLERS
@@ -61,6 +66,12 @@ def _too_large(request: Request[Any, Any, Any], _: RequestEntityTooLarge) -> Res
     return render(request, "error.html", HTTP_413_REQUEST_ENTITY_TOO_LARGE, code=413)
 
 
+def _unreadable(request: Request[Any, Any, Any], _: UnicodeDecodeError) -> Response[Any]:
+    """A form part that is not UTF-8 text: Litestar's multipart parser reads a part whose file name it
+    cannot parse (a raw quote or line break in it) as a text field and fails to decode it."""
+    return render(request, "error.html", HTTP_400_BAD_REQUEST, code=400)
+
+
 @get("/", include_in_schema=False, opt={"allow_anonymous": True})
 async def root() -> Redirect:
     return see_other(f"{PREFIX}/")
@@ -89,6 +100,7 @@ def web_routes(settings: Settings) -> list[Any]:
             NotFoundException: _not_found,
             PermissionDeniedException: _forbidden,
             RequestEntityTooLarge: _too_large,
+            UnicodeDecodeError: _unreadable,
         },
         request_max_body_size=MAX_FORM_BYTES,
         response_headers=SECURITY_HEADERS,

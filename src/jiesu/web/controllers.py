@@ -57,7 +57,7 @@ from jiesu.web.session import (
 )
 from jiesu.web.tables import Attachment
 from jiesu.web.timeline import build_timeline, names_of, place_names
-from jiesu.web.uploads import Photo, UploadRejected, read_photo, save_photo
+from jiesu.web.uploads import Photo, UploadRejected, read_photo, save_photo, stored_photo
 
 FILERS = ("resident", "dispatcher")
 QUEUE_ROLES = ("worker", "dispatcher", "supervisor", "admin")
@@ -442,8 +442,8 @@ class CasePages(Controller):
             .where((Attachment.id == photo_id) & (Attachment.case_id == case_id))
             .first()
         )
-        path = _upload_dir(request) / row["stored_name"] if row else None
-        if row is None or path is None or not path.is_file():
+        path = stored_photo(_upload_dir(request), row["stored_name"]) if row else None
+        if row is None or path is None:
             raise NotFoundException("no such photo")
         return Response(
             content=path.read_bytes(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,8 @@ from jiesu.web.i18n import N_
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 _CHUNK = 64 * 1024
+# What save_photo names a file; the only names the photo route will open.
+_STORED_NAME = re.compile(r"[0-9a-f]{32}\.(?:jpg|png|webp)")
 
 
 class UploadRejected(ValueError):
@@ -62,3 +65,12 @@ def save_photo(upload_dir: Path, photo: Photo) -> Path:
     with path.open("xb") as handle:
         handle.write(photo.data)
     return path
+
+
+def stored_photo(upload_dir: Path, stored_name: str) -> Path | None:
+    """The file for a stored name, or None when the name is not one save_photo makes: a name from the
+    database never reaches outside ``upload_dir``, even when the row was tampered with."""
+    if not _STORED_NAME.fullmatch(stored_name):
+        return None
+    path = upload_dir / stored_name
+    return path if path.is_file() else None
