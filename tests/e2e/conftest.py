@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -110,7 +111,9 @@ async def _fresh_postgres() -> str:
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     var_dir = tmp_path_factory.mktemp(f"e2e-var-{request.param}")
     if request.param == "postgres":
-        database_url = asyncio.run(_fresh_postgres())
+        # In a thread of its own: a test's event loop may be running in this one (pytest-asyncio).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            database_url = pool.submit(asyncio.run, _fresh_postgres()).result()
     else:
         database_url = f"sqlite:///{var_dir / 'jiesu.db'}"
     port = _free_port()

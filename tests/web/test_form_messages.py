@@ -55,9 +55,12 @@ async def test_case_form_errors_name_the_kind_of_mistake_in_each_language(api: A
         assert _error(response.text, "contact-note") == too_long
         assert f">{note}</textarea>" in response.text
         response = await post_form(
-            api.client, page, f"{page}/actions/extend", {"version": version, "until": "soon", "reason": "r"}
+            api.client,
+            page,
+            f"{page}/actions/request_extension",
+            {"version": version, "until": "soon", "reason": "r"},
         )
-        assert _error(response.text, "extend-until") == not_a_time
+        assert _error(response.text, "request_extension-until") == not_a_time
         response = await post_form(
             api.client, page, f"{page}/actions/escalate", {"version": version, "level": "moon", "reason": "r"}
         )
