@@ -1,0 +1,92 @@
+"""The rates read ``jiesu_report_case``: a narrow copy of the case columns they use, with the two durations
+(in hundredths of an hour, the unit the report shows) and the returned-order flag worked out, brought up
+to date before each report.
+
+Every change of a case appends an audit event in the same transaction, and the chain hands out sequence
+numbers in commit order (appending locks the head row), so the cases with an event after the copy's
+watermark are exactly the cases changed since the last catch-up. The case write path is not touched;
+exclusions are not copied (the report leaves them out at query time, so they apply at once).
+"""
+
+from __future__ import annotations
+
+from jiesu.db import current_engine, is_sqlite, write_transaction
+from jiesu.reports.sql import Where, centihours_between, fetch
+
+COLUMNS = (
+    "received_at",
+    "jurisdiction_code",
+    "jurisdiction_path",
+    "category",
+    "assignee",
+    "response_due",
+    "responded_at",
+    "resolution_due",
+    "resolved_at",
+    "closed_at",
+    "satisfaction",
+    "filer_resolved",
+    "reopen_count",
+)
+DERIVED = ("contact_centihours", "resolution_centihours", "returned")
+
+RETURNED = """CASE WHEN EXISTS (SELECT 1 FROM jiesu_case_event e
+  WHERE e.action = 'return_order' AND e.case_id = c.id) THEN 1 ELSE 0 END"""
+
+UPSERT = """
+INSERT INTO jiesu_report_case (id, {columns})
+SELECT c.id, {values}
+FROM jiesu_case c WHERE {where}
+ON CONFLICT (id) DO UPDATE SET {updates}
+"""
+
+CHANGED = "c.id IN (SELECT e.case_id FROM jiesu_case_event e WHERE e.seq > {} AND e.seq <= {})"
+HEAD = "SELECT COALESCE(MAX(seq), 0) AS seq FROM jiesu_case_event"
+WATERMARK = "SELECT seq FROM jiesu_report_watermark WHERE id = 1"
+
+
+def upsert_sql(where: Where) -> str:
+    values = [f"c.{name}" for name in COLUMNS] + [
+        centihours_between("c.responded_at", "c.received_at"),
+        centihours_between("c.resolved_at", "c.received_at"),
+        RETURNED,
+    ]
+    names = (*COLUMNS, *DERIVED)
+    return UPSERT.format(
+        columns=", ".join(names),
+        values=", ".join(values),
+        where=where.sql,
+        updates=", ".join(f"{name} = excluded.{name}" for name in names),
+    )
+
+
+async def head_seq() -> int:
+    return int((await fetch(HEAD))[0]["seq"])
+
+
+async def watermark() -> int:
+    return int((await fetch(WATERMARK))[0]["seq"])
+
+
+async def refresh() -> int:
+    """Bring the copy up to the chain's head; returns the number of events it had to catch up on."""
+    if await head_seq() == await watermark():
+        return 0
+    if is_sqlite():  # SQLite has one writer: catch up as a write operation of its own
+        async with write_transaction():
+            return await _catch_up(lock="")
+    # PostgreSQL: a transaction of its own (not in a case write batch); the watermark row lock
+    # serialises concurrent catch-ups, including those of other server processes
+    async with current_engine().transaction():
+        return await _catch_up(lock=" FOR UPDATE")
+
+
+async def _catch_up(lock: str) -> int:
+    mark = int((await fetch(WATERMARK + lock))[0]["seq"])
+    head = await head_seq()
+    if head == mark:
+        return 0
+    where = Where() if mark < 0 else Where().plus(CHANGED, mark, head)  # -1: never built, copy every case
+    await fetch(upsert_sql(where), *where.args)
+    await fetch("UPDATE jiesu_report_watermark SET seq = {} WHERE id = 1", head)
+    return head - max(mark, 0)
