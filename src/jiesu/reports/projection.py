@@ -88,5 +88,7 @@ async def _catch_up(lock: str) -> int:
         return 0
     where = Where() if mark < 0 else Where().plus(CHANGED, mark, head)  # -1: never built, copy every case
     await fetch(upsert_sql(where), *where.args)
+    if mark < 0:  # the planner needs to know the size of the new copy
+        await fetch("ANALYZE jiesu_report_case")
     await fetch("UPDATE jiesu_report_watermark SET seq = {} WHERE id = 1", head)
     return head - max(mark, 0)

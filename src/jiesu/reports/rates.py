@@ -6,10 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from jiesu.db import current_engine, is_sqlite
+from jiesu.db import is_sqlite
 from jiesu.reports.config import RATES, CompositeWeights
 from jiesu.reports.projection import refresh
-from jiesu.reports.sql import NOT_EXCLUDED, Scope, Where, centihours_between, fetch, utc, utc_day
+from jiesu.reports.sql import (
+    NOT_EXCLUDED,
+    Scope,
+    Where,
+    centihours_between,
+    fetch,
+    fetch_in_one_snapshot,
+    utc,
+    utc_day,
+)
 
 GroupBy = Literal["jurisdiction", "worker", "category", "day"]
 
@@ -48,11 +57,15 @@ Source = Literal["copy", "cases"]
 RETURNED_FROM_EVENTS = """CASE WHEN c.id IN (SELECT e.case_id FROM jiesu_case_event e
       WHERE e.action = 'return_order') THEN 1 ELSE 0 END"""
 
+# PostgreSQL: the percentiles in a statement of their own over the narrow (group, durations) rows, so
+# the sorts carry 3 columns, not the 13 the counts need (those are summed by hash, without a sort)
 PG_PERCENTILES = """
-  percentile_disc(0.5) WITHIN GROUP (ORDER BY t_contact) AS contact_p50,
-  percentile_disc(0.9) WITHIN GROUP (ORDER BY t_contact) AS contact_p90,
-  percentile_disc(0.5) WITHIN GROUP (ORDER BY t_resolution) AS resolution_p50,
-  percentile_disc(0.9) WITHIN GROUP (ORDER BY t_resolution) AS resolution_p90"""
+SELECT grp, {is_total} AS is_total,
+  percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY t_contact) AS contact,
+  percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY t_resolution) AS resolution
+FROM base WHERE t_contact IS NOT NULL OR t_resolution IS NOT NULL
+GROUP BY {grouping}
+"""
 
 # SQLite has no percentile aggregate: the same nearest-rank percentile (the smallest value whose rank
 # reaches p of the values) from window ranks over the narrow (group, duration) rows of each clock.
@@ -85,7 +98,7 @@ def sqlite_statement(where: Where, key: str, source: Source) -> str:
     )
 
 
-PG_WORK_MEM = "64MB"
+PG_WORK_MEM = "256MB"
 
 GROUP_KEYS = {
     "jurisdiction": lambda: "c.jurisdiction_code",
@@ -188,28 +201,47 @@ def _base(where: Where, key: str, source: Source) -> str:
 async def counts_and_total(
     where: Where, key: str | None, now: datetime, source: Source
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The total row and the rows per group: counts and percentiles in one pass per statement.
+    """The total row and the rows per group, counts and percentiles."""
+    if is_sqlite():
+        return await _sqlite_counts_and_total(where, key, now, source)
+    return await _pg_counts_and_total(where, key, now, source)
 
-    PostgreSQL computes groups and total in one scan (GROUPING SETS) and groups in byte order
-    (COLLATE "C": the groups are sorted again for the answer anyway); SQLite runs one statement each.
-    """
-    if not is_sqlite():
-        grouped = key is not None
-        base = _base(where, f'({key}) COLLATE "C"' if grouped else "'all'", source)
-        sql = base + COUNTS.format(
-            "{}",
-            "{}",
-            percentiles=PG_PERCENTILES + (", GROUPING(grp) AS is_total" if grouped else ", 1 AS is_total"),
-            source="base",
-            grouping="GROUPING SETS ((grp), ())" if grouped else "grp",
-        )
-        async with current_engine().transaction():
-            # the per-group sorts of the percentiles stay in memory instead of spilling to disk
-            await fetch(f"SET LOCAL work_mem = '{PG_WORK_MEM}'")
-            await fetch("SET LOCAL jit = off")  # compiling the expressions costs more than it saves here
-            rows = await fetch(sql, *where.args, now, now)
-        total = next((row for row in rows if row["is_total"]), None)
-        return total, [row for row in rows if not row["is_total"]]
+
+async def _pg_counts_and_total(
+    where: Where, key: str | None, now: datetime, source: Source
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Groups and total from the same scan (GROUPING SETS), groups in byte order (COLLATE "C": they are
+    sorted again for the answer anyway); the counts and the percentiles in two statements reading one
+    snapshot."""
+    grouped = key is not None
+    base = _base(where, f'({key}) COLLATE "C"' if grouped else "'all'", source)
+    shape = {
+        "is_total": "GROUPING(grp)" if grouped else "1",
+        "grouping": "GROUPING SETS ((grp), ())" if grouped else "grp",
+    }
+    counts_sql = base + COUNTS.format(
+        "{}", "{}", percentiles=f"{shape['is_total']} AS is_total", source="base", grouping=shape["grouping"]
+    )
+    counts, percentiles = await fetch_in_one_snapshot(
+        [(counts_sql, (*where.args, now, now)), (base + PG_PERCENTILES.format(**shape), where.args)],
+        # the per-group sorts of the percentiles stay in memory instead of spilling to disk; compiling
+        # the expressions (jit) costs more than it saves here
+        settings={"work_mem": PG_WORK_MEM, "jit": "off"},
+    )
+    by_group: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for row in percentiles:
+        found = by_group.setdefault((row["is_total"], row["grp"]), {})
+        for clock in ("contact", "resolution"):
+            found[f"{clock}_p50"], found[f"{clock}_p90"] = row[clock] or (None, None)
+    rows = [{**row, **by_group.get((row["is_total"], row["grp"]), {})} for row in counts]
+    total = next((row for row in rows if row["is_total"]), None)
+    return total, [row for row in rows if not row["is_total"]]
+
+
+async def _sqlite_counts_and_total(
+    where: Where, key: str | None, now: datetime, source: Source
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """One statement for the total, one for the groups."""
     results = []
     for group_key in ("'all'", key):
         if group_key is None:

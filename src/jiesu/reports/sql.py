@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from jiesu.accounts.security import Principal
 from jiesu.accounts.service import find_jurisdiction
 from jiesu.cases.tables import Case
-from jiesu.db import is_sqlite
+from jiesu.db import current_engine, is_sqlite
 from jiesu.errors import field_error
 
 NOT_EXCLUDED = "c.id NOT IN (SELECT x.case_id FROM jiesu_report_exclusion x)"
@@ -35,6 +35,18 @@ class Where:
 
 async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     return await Case.raw(sql, *args)
+
+
+async def fetch_in_one_snapshot(
+    statements: list[tuple[str, tuple[Any, ...]]], settings: dict[str, str]
+) -> list[list[dict[str, Any]]]:
+    """PostgreSQL: read-only statements in one REPEATABLE READ transaction, so their answers fit together
+    exactly (one snapshot), with ``settings`` (SET LOCAL) for that transaction only."""
+    async with current_engine().transaction():
+        await fetch("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        for name, value in settings.items():
+            await fetch(f"SET LOCAL {name} = '{value}'")
+        return [await fetch(sql, *args) for sql, args in statements]
 
 
 def utc(value: datetime) -> datetime:
