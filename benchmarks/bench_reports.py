@@ -3,8 +3,9 @@
 N cases (1,000,000; 20,000 with --quick; JIESU_BENCH_REPORTS_N overrides) spread over the 2 years before
 now and 300 communities, bulk-inserted with plain SQL (executemany on SQLite, COPY on PostgreSQL; not
 through the API), then 20 calls of each report through the HTTP API of a served jiesu (admin token), on
-SQLite and on PostgreSQL (the database at the URL is recreated). The first report after loading builds
-the reports' copy of the cases (jiesu_report_case); it is timed on its own.
+SQLite and on PostgreSQL (the database at the URL is recreated; JIESU_BENCH_REPORTS_ON=postgres for one
+of them; JIESU_BENCH_REPORTS_CALLS for fewer calls). The first report after loading builds the reports'
+copy of the cases (jiesu_report_case); it is timed on its own.
 """
 
 from __future__ import annotations
@@ -279,9 +280,12 @@ def bench(kind: str, n: int, pg_url: str | None) -> None:
 def run(args: Any) -> None:
     n = int(os.environ.get("JIESU_BENCH_REPORTS_N") or (20_000 if args.quick else 1_000_000))
     print(f"{n:,} cases over 2 years and {COMMUNITIES} communities; {CALLS} calls each through the HTTP API")
-    if os.environ.get("JIESU_BENCH_REPORTS_SQLITE", "1") != "0":
+    backends = os.environ.get("JIESU_BENCH_REPORTS_ON", "sqlite,postgres").split(",")
+    if "sqlite" in backends:
         bench("sqlite", n, None)
     pg_url = args.pg_url or os.environ.get("JIESU_BENCH_PG_URL")
+    if "postgres" not in backends:
+        return
     if pg_url:
         bench("postgres", n, pg_url)
     else:

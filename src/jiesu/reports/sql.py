@@ -76,6 +76,11 @@ def utc_day(column: str) -> str:
     return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
+def after_prefix(prefix: str) -> str:
+    """The first string in byte (code point) order after every string that starts with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 @dataclass(frozen=True)
 class Scope:
     """What a caller's figures cover: a jurisdiction subtree, one worker's cases, or both."""
@@ -85,7 +90,9 @@ class Scope:
 
     def apply(self, where: Where) -> Where:
         if self.path:
-            where = where.plus(f"substr(c.jurisdiction_path, 1, {len(self.path)}) = {{}}", self.path)
+            # the paths starting with the prefix, as a range in byte order so an index can serve it
+            path = "c.jurisdiction_path" if is_sqlite() else 'c.jurisdiction_path COLLATE "C"'
+            where = where.plus(f"{path} >= {{}} AND {path} < {{}}", self.path, after_prefix(self.path))
         if self.assignee:
             where = where.plus("c.assignee = {}", self.assignee)
         return where
