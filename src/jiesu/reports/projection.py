@@ -36,16 +36,20 @@ RETURNED = """CASE WHEN EXISTS (SELECT 1 FROM jiesu_case_event e
 UPSERT = """
 INSERT INTO jiesu_report_case (id, {columns})
 SELECT c.id, {values}
-FROM jiesu_case c WHERE {where}
+FROM jiesu_case c WHERE {where} {order}
 ON CONFLICT (id) DO UPDATE SET {updates}
 """
+# PostgreSQL keeps rows in the order they were written: a full copy written month by month and, within a
+# month, subtree by subtree puts a month's cases (the recent window) and a street's cases (a supervisor's
+# scope) each on a small share of the pages
+PG_BUILD_ORDER = "ORDER BY date_trunc('month', c.received_at AT TIME ZONE 'UTC'), c.jurisdiction_path, c.id"
 
 CHANGED = "c.id IN (SELECT e.case_id FROM jiesu_case_event e WHERE e.seq > {} AND e.seq <= {})"
 HEAD = "SELECT COALESCE(MAX(seq), 0) AS seq FROM jiesu_case_event"
 WATERMARK = "SELECT seq FROM jiesu_report_watermark WHERE id = 1"
 
 
-def upsert_sql(where: Where) -> str:
+def upsert_sql(where: Where, order: str = "") -> str:
     values = [f"c.{name}" for name in COLUMNS] + [
         centihours_between("c.responded_at", "c.received_at"),
         centihours_between("c.resolved_at", "c.received_at"),
@@ -56,6 +60,7 @@ def upsert_sql(where: Where) -> str:
         columns=", ".join(names),
         values=", ".join(values),
         where=where.sql,
+        order=order,
         updates=", ".join(f"{name} = excluded.{name}" for name in names),
     )
 
@@ -86,9 +91,11 @@ async def _catch_up(lock: str) -> int:
     head = await head_seq()
     if head == mark:
         return 0
-    where = Where() if mark < 0 else Where().plus(CHANGED, mark, head)  # -1: never built, copy every case
-    await fetch(upsert_sql(where), *where.args)
-    if mark < 0:  # the planner needs to know the size of the new copy
+    if mark < 0:  # never built: copy every case, then tell the planner the size of the copy
+        await fetch(upsert_sql(Where(), "" if is_sqlite() else PG_BUILD_ORDER))
         await fetch("ANALYZE jiesu_report_case")
+    else:
+        changed = Where().plus(CHANGED, mark, head)
+        await fetch(upsert_sql(changed), *changed.args)
     await fetch("UPDATE jiesu_report_watermark SET seq = {} WHERE id = 1", head)
     return head - max(mark, 0)
