@@ -6,9 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from jiesu.db import current_engine, is_sqlite
+from jiesu.db import is_sqlite
 from jiesu.reports.config import RATES, CompositeWeights
-from jiesu.reports.sql import NOT_EXCLUDED, Scope, Where, fetch, seconds_between, utc, utc_day
+from jiesu.reports.projection import refresh
+from jiesu.reports.sql import (
+    NOT_EXCLUDED,
+    Scope,
+    Where,
+    centihours_between,
+    fetch,
+    fetch_in_one_snapshot,
+    utc,
+    utc_day,
+)
 
 GroupBy = Literal["jurisdiction", "worker", "category", "day"]
 
@@ -36,18 +46,26 @@ BASE = """
 WITH base AS (
   SELECT {key} AS grp, c.received_at, c.responded_at, c.response_due, c.resolved_at, c.resolution_due,
     c.closed_at, c.satisfaction, c.filer_resolved, c.reopen_count,
-    {contact} AS t_contact, {resolution} AS t_resolution,
-    CASE WHEN c.id IN (SELECT e.case_id FROM jiesu_case_event e WHERE e.action = 'return_order')
-      THEN 1 ELSE 0 END AS returned
-  FROM jiesu_case c WHERE {where}
+    {contact} AS t_contact, {resolution} AS t_resolution, {returned} AS returned
+  FROM {table} c WHERE {where}
 )
 """
 
+Source = Literal["copy", "cases"]
+# "copy": jiesu_report_case (projection.py), what the API reads; "cases": the case table and its events,
+# the same figures computed from scratch (the tests compare the two)
+RETURNED_FROM_EVENTS = """CASE WHEN c.id IN (SELECT e.case_id FROM jiesu_case_event e
+      WHERE e.action = 'return_order') THEN 1 ELSE 0 END"""
+
+# PostgreSQL: the percentiles in a statement of their own over the narrow (group, durations) rows, so
+# the sorts carry 3 columns, not the 13 the counts need (those are summed by hash, without a sort)
 PG_PERCENTILES = """
-  percentile_disc(0.5) WITHIN GROUP (ORDER BY t_contact) AS contact_p50,
-  percentile_disc(0.9) WITHIN GROUP (ORDER BY t_contact) AS contact_p90,
-  percentile_disc(0.5) WITHIN GROUP (ORDER BY t_resolution) AS resolution_p50,
-  percentile_disc(0.9) WITHIN GROUP (ORDER BY t_resolution) AS resolution_p90"""
+SELECT grp, {is_total} AS is_total,
+  percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY t_contact) AS contact,
+  percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY t_resolution) AS resolution
+FROM base WHERE t_contact IS NOT NULL OR t_resolution IS NOT NULL
+GROUP BY {grouping}
+"""
 
 # SQLite has no percentile aggregate: the same nearest-rank percentile (the smallest value whose rank
 # reaches p of the values) from window ranks over the narrow (group, duration) rows of each clock.
@@ -68,9 +86,9 @@ FROM counts LEFT JOIN pc ON pc.grp IS counts.grp LEFT JOIN pr ON pr.grp IS count
 """
 
 
-def sqlite_statement(where: Where, key: str) -> str:
+def sqlite_statement(where: Where, key: str, source: Source) -> str:
     return (
-        _base(where, key)
+        _base(where, key, source)
         + SQLITE_PERCENTILE_CTE.format(name="pc", column="t_contact")
         + SQLITE_PERCENTILE_CTE.format(name="pr", column="t_resolution")
         + ", counts AS ("
@@ -80,7 +98,7 @@ def sqlite_statement(where: Where, key: str) -> str:
     )
 
 
-PG_WORK_MEM = "64MB"
+PG_WORK_MEM = "256MB"
 
 GROUP_KEYS = {
     "jurisdiction": lambda: "c.jurisdiction_code",
@@ -120,8 +138,8 @@ def composite(rates: dict[str, float | None], weights: CompositeWeights) -> floa
     return round(100 * sum(weight * rate for weight, rate in defined) / total_weight, 2)  # type: ignore[operator]
 
 
-def hours(seconds: Any) -> float | None:
-    return None if seconds is None else round(float(seconds) / 3600, 2)
+def hours(centihours: Any) -> float | None:
+    return None if centihours is None else int(centihours) / 100
 
 
 def figures(row: dict[str, Any], weights: CompositeWeights) -> dict[str, Any]:
@@ -160,53 +178,88 @@ COUNT_COLUMNS = (
 )
 
 
-def _base(where: Where, key: str) -> str:
+def _base(where: Where, key: str, source: Source) -> str:
+    if source == "copy":
+        return BASE.format(
+            key=key,
+            contact="c.contact_centihours",
+            resolution="c.resolution_centihours",
+            returned="c.returned",
+            table="jiesu_report_case",
+            where=where.sql,
+        )
     return BASE.format(
         key=key,
-        contact=seconds_between("c.responded_at", "c.received_at"),
-        resolution=seconds_between("c.resolved_at", "c.received_at"),
+        contact=centihours_between("c.responded_at", "c.received_at"),
+        resolution=centihours_between("c.resolved_at", "c.received_at"),
+        returned=RETURNED_FROM_EVENTS,
+        table="jiesu_case",
         where=where.sql,
     )
 
 
 async def counts_and_total(
-    where: Where, key: str | None, now: datetime
+    where: Where, key: str | None, now: datetime, source: Source
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The total row and the rows per group: counts and percentiles in one pass per statement.
+    """The total row and the rows per group, counts and percentiles."""
+    if is_sqlite():
+        return await _sqlite_counts_and_total(where, key, now, source)
+    return await _pg_counts_and_total(where, key, now, source)
 
-    PostgreSQL computes groups and total in one scan (GROUPING SETS) and groups in byte order
-    (COLLATE "C": the groups are sorted again for the answer anyway); SQLite runs one statement each.
-    """
-    if not is_sqlite():
-        grouped = key is not None
-        base = _base(where, f'({key}) COLLATE "C"' if grouped else "'all'")
-        sql = base + COUNTS.format(
-            "{}",
-            "{}",
-            percentiles=PG_PERCENTILES + (", GROUPING(grp) AS is_total" if grouped else ", 1 AS is_total"),
-            source="base",
-            grouping="GROUPING SETS ((grp), ())" if grouped else "grp",
-        )
-        async with current_engine().transaction():
-            # the per-group sorts of the percentiles stay in memory instead of spilling to disk
-            await fetch(f"SET LOCAL work_mem = '{PG_WORK_MEM}'")
-            rows = await fetch(sql, *where.args, now, now)
-        total = next((row for row in rows if row["is_total"]), None)
-        return total, [row for row in rows if not row["is_total"]]
+
+async def _pg_counts_and_total(
+    where: Where, key: str | None, now: datetime, source: Source
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Groups and total from the same scan (GROUPING SETS), groups in byte order (COLLATE "C": they are
+    sorted again for the answer anyway); the counts and the percentiles in two statements reading one
+    snapshot."""
+    grouped = key is not None
+    base = _base(where, f'({key}) COLLATE "C"' if grouped else "'all'", source)
+    shape = {
+        "is_total": "GROUPING(grp)" if grouped else "1",
+        "grouping": "GROUPING SETS ((grp), ())" if grouped else "grp",
+    }
+    counts_sql = base + COUNTS.format(
+        "{}", "{}", percentiles=f"{shape['is_total']} AS is_total", source="base", grouping=shape["grouping"]
+    )
+    counts, percentiles = await fetch_in_one_snapshot(
+        [(counts_sql, (*where.args, now, now)), (base + PG_PERCENTILES.format(**shape), where.args)],
+        # the per-group sorts of the percentiles stay in memory instead of spilling to disk; compiling
+        # the expressions (jit) costs more than it saves here
+        settings={"work_mem": PG_WORK_MEM, "jit": "off"},
+    )
+    by_group: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for row in percentiles:
+        found = by_group.setdefault((row["is_total"], row["grp"]), {})
+        for clock in ("contact", "resolution"):
+            found[f"{clock}_p50"], found[f"{clock}_p90"] = row[clock] or (None, None)
+    rows = [{**row, **by_group.get((row["is_total"], row["grp"]), {})} for row in counts]
+    total = next((row for row in rows if row["is_total"]), None)
+    return total, [row for row in rows if not row["is_total"]]
+
+
+async def _sqlite_counts_and_total(
+    where: Where, key: str | None, now: datetime, source: Source
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """One statement for the total, one for the groups."""
     results = []
     for group_key in ("'all'", key):
         if group_key is None:
             results.append([])
             continue
-        sql = sqlite_statement(where, group_key)
+        sql = sqlite_statement(where, group_key, source)
         results.append(await fetch(sql, *where.args, now, now))
     return (results[0][0] if results[0] else None), results[1]
 
 
-async def rates_report(query: RatesQuery, weights: CompositeWeights, now: datetime) -> dict[str, Any]:
+async def rates_report(
+    query: RatesQuery, weights: CompositeWeights, now: datetime, source: Source = "copy"
+) -> dict[str, Any]:
+    if source == "copy":
+        await refresh()
     counted = query.where().plus(NOT_EXCLUDED)
     key = GROUP_KEYS[query.group_by]() if query.group_by else None
-    total_row, rows = await counts_and_total(counted, key, now)
+    total_row, rows = await counts_and_total(counted, key, now, source)
     empty = {"grp": "all", **dict.fromkeys(COUNT_COLUMNS, 0)}
     total = figures({**(total_row or empty), "grp": "all"}, weights)
     groups = sorted(

@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from jiesu.accounts.security import Principal
 from jiesu.accounts.service import find_jurisdiction
 from jiesu.cases.tables import Case
-from jiesu.db import is_sqlite
+from jiesu.db import current_engine, is_sqlite
 from jiesu.errors import field_error
 
 NOT_EXCLUDED = "c.id NOT IN (SELECT x.case_id FROM jiesu_report_exclusion x)"
@@ -37,6 +37,18 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     return await Case.raw(sql, *args)
 
 
+async def fetch_in_one_snapshot(
+    statements: list[tuple[str, tuple[Any, ...]]], settings: dict[str, str]
+) -> list[list[dict[str, Any]]]:
+    """PostgreSQL: read-only statements in one REPEATABLE READ transaction, so their answers fit together
+    exactly (one snapshot), with ``settings`` (SET LOCAL) for that transaction only."""
+    async with current_engine().transaction():
+        await fetch("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        for name, value in settings.items():
+            await fetch(f"SET LOCAL {name} = '{value}'")
+        return [await fetch(sql, *args) for sql, args in statements]
+
+
 def utc(value: datetime) -> datetime:
     """Naive times in a query mean UTC; SQLite compares the stored UTC text, so normalise."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -49,16 +61,24 @@ def as_datetime(value: Any) -> datetime | None:
     return utc(datetime.fromisoformat(str(value)))
 
 
-def seconds_between(later: str, earlier: str) -> str:
-    if is_sqlite():
-        return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
-    return f"date_part('epoch', {later} - {earlier})"  # float8: sorts far faster than numeric
+def centihours_between(later: str, earlier: str) -> str:
+    """The duration in hundredths of an hour, rounded half up (NULL when ``later`` is NULL): the unit the
+    reports show durations in. Percentiles are taken over these integers; rounding is monotonic, so the
+    nearest-rank percentile of the rounded durations is the rounded percentile of the exact ones."""
+    if is_sqlite():  # CAST truncates: the same as floor for the durations, which are never negative
+        return f"CAST((julianday({later}) - julianday({earlier})) * 2400.0 + 0.5 AS INTEGER)"
+    return f"CAST(floor(date_part('epoch', {later} - {earlier}) / 36 + 0.5) AS INTEGER)"
 
 
 def utc_day(column: str) -> str:
     if is_sqlite():
         return f"substr({column}, 1, 10)"
     return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+def after_prefix(prefix: str) -> str:
+    """The first string in byte (code point) order after every string that starts with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 @dataclass(frozen=True)
@@ -70,7 +90,9 @@ class Scope:
 
     def apply(self, where: Where) -> Where:
         if self.path:
-            where = where.plus(f"substr(c.jurisdiction_path, 1, {len(self.path)}) = {{}}", self.path)
+            # the paths starting with the prefix, as a range in byte order so an index can serve it
+            path = "c.jurisdiction_path" if is_sqlite() else 'c.jurisdiction_path COLLATE "C"'
+            where = where.plus(f"{path} >= {{}} AND {path} < {{}}", self.path, after_prefix(self.path))
         if self.assignee:
             where = where.plus("c.assignee = {}", self.assignee)
         return where
