@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
@@ -40,6 +40,7 @@ from jiesu.sla.extensions import pending_request
 
 # Roles that need to reach the filer: the dispatcher calls back, the assignee makes first contact.
 UNMASKED_ROLES = {"dispatcher"}
+CaseOutT = TypeVar("CaseOutT", bound=CaseOut)
 CaseId = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 
 
@@ -47,13 +48,21 @@ def provide_cases(state: State) -> CaseService:
     return state.cases
 
 
-def case_out(service: CaseService, actor: Principal, case: dict[str, Any], now: datetime) -> dict[str, Any]:
+def case_model(
+    service: CaseService,
+    actor: Principal,
+    case: dict[str, Any],
+    now: datetime,
+    model: type[CaseOutT] = CaseOut,  # type: ignore[assignment]
+    **extra: Any,
+) -> CaseOutT:
+    """The case as ``actor`` may see it: contact masked unless they need it, the actions open to them."""
     sees_contact = actor.role in UNMASKED_ROLES or bool(
         {"filer", "assignee"} & service.relations(actor, case)
     )
     name, phone = case["contact_name"], case["contact_phone"]
     due = case["due_at"]
-    return CaseOut(
+    return model(
         **{k: case[k] for k in CaseOut.model_fields if k in case},
         contact=ContactOut(
             name=name if sees_contact else mask_name(name),
@@ -68,7 +77,13 @@ def case_out(service: CaseService, actor: Principal, case: dict[str, Any], now: 
         overdue=due is not None and due < now,
         extension_request=pending_request(case),
         allowed_actions=service.allowed_actions(actor, case),
-    ).model_dump()
+        **extra,
+    )
+
+
+def case_out(service: CaseService, actor: Principal, case: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """``case_model`` as a dict, for the pages."""
+    return case_model(service, actor, case, now).model_dump()
 
 
 class CaseController(Controller):
@@ -96,9 +111,16 @@ class CaseController(Controller):
         actor = optional_principal(request)
         filed = await cases.file_case(actor, data, idempotency_key)
         viewer = actor or Principal(username="", role="filer", case_id=filed.case["id"])
-        body = case_out(cases, viewer, filed.case, cases.clock())
         routing = filed.routing or await routing_summary(filed.case["id"])
-        return FiledCaseOut(**body, access_code=filed.access_code, routing=routing)
+        return case_model(
+            cases,
+            viewer,
+            filed.case,
+            cases.clock(),
+            FiledCaseOut,
+            access_code=filed.access_code,
+            routing=routing,
+        )
 
     @get(
         "/",
@@ -135,7 +157,7 @@ class CaseController(Controller):
         if cursor:
             query = query.where(Case.id < decode_cursor(cursor))
         rows = await query.order_by(Case.id, ascending=False).limit(limit + 1)
-        items = [CaseOut(**case_out(cases, actor, row, now)) for row in rows[:limit]]
+        items = [case_model(cases, actor, row, now) for row in rows[:limit]]
         next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
         return CasePage(items=items, next_cursor=next_cursor)
 
@@ -148,7 +170,7 @@ class CaseController(Controller):
         self, request: Request[Principal, Any, Any], case_id: CaseId, cases: CaseService
     ) -> CaseOut:
         case = await cases.get_visible(request.user, case_id)
-        return CaseOut(**case_out(cases, request.user, case, cases.clock()))
+        return case_model(cases, request.user, case, cases.clock())
 
     @get(
         "/{case_id:int}/events",
@@ -178,7 +200,7 @@ class CaseController(Controller):
         cases: CaseService,
     ) -> CaseOut:
         case = await cases.act(request.user, case_id, action, data)
-        return CaseOut(**case_out(cases, request.user, case, cases.clock()))
+        return case_model(cases, request.user, case, cases.clock())
 
 
 class QueueController(Controller):
@@ -211,7 +233,7 @@ class QueueController(Controller):
             query = query.where(cases.visibility_clause(actor)).where(Case.state != "closed")
         rows = await query.order_by(Case.due_at).order_by(Case.priority, ascending=False).limit(limit)
         now = cases.clock()
-        items = [CaseOut(**case_out(cases, actor, row, now)) for row in rows]
+        items = [case_model(cases, actor, row, now) for row in rows]
         briefs = await request.app.state.mediation.briefs(rows)
         for item in items:
             item.mediation = briefs.get(item.id)

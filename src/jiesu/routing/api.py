@@ -11,7 +11,7 @@ from piccolo.query.functions.aggregate import Count, Sum
 
 from jiesu.accounts.security import Principal, require_roles
 from jiesu.accounts.tables import Jurisdiction, User
-from jiesu.cases.api import case_out
+from jiesu.cases.api import case_model
 from jiesu.cases.schemas import CaseOut
 from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
@@ -194,7 +194,7 @@ class RoutingController(Controller):
             .limit(200)
         )
         now = cases.clock()
-        return [CaseOut(**case_out(cases, request.user, row, now)) for row in rows]
+        return [case_model(cases, request.user, row, now) for row in rows]
 
 
 class WorkerController(Controller):
