@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from jiesu.cases import intake, service
 from tests.conftest import PASSWORD, Api
 
 BODY = {
@@ -89,3 +92,17 @@ async def test_the_same_key_from_two_residents_makes_two_cases(api: Api) -> None
     first = await api.as_user("alice", "POST", "/api/cases", json=BODY, headers={"Idempotency-Key": "k"})
     second = await api.as_user("bob", "POST", "/api/cases", json=BODY, headers={"Idempotency-Key": "k"})
     assert first.json()["id"] != second.json()["id"]
+
+
+async def test_a_tracking_number_already_taken_is_drawn_again(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six random characters a day: at tens of thousands of filings a day two would share one now and
+    then. The batch draws again instead of failing the filing."""
+    draws = iter(["JS20261123-AAAAAA", "JS20261123-AAAAAA", "JS20261123-AAAAAA", "JS20261123-BBBBBB"])
+    monkeypatch.setattr(intake, "tracking_number", lambda now: next(draws))
+    monkeypatch.setattr(service, "tracking_number", lambda now: next(draws))
+    first = await api.file()
+    second = await api.file()
+    assert first["tracking_no"] == "JS20261123-AAAAAA"
+    assert second["tracking_no"] == "JS20261123-BBBBBB"

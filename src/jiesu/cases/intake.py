@@ -11,6 +11,7 @@ request is answered, and answered only after its COMMIT (``jiesu.batch_writer``)
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -43,6 +44,14 @@ TIMER_COLUMNS = ["case_id", "clock", "started_at", "due_at", "stage", "next_at",
 TIMER_COLUMNS += ["overdue_at", "escalations"]
 DECISION_COLUMNS = ["case_id", "rule_id", "rules_version", "level", "unit_code", "assignee", "located_by"]
 DECISION_COLUMNS += ["flagged", "reason", "returns", "created_at", "updated_at"]
+
+
+ACCESS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read out over the phone
+
+
+def tracking_number(now: datetime) -> str:
+    """JS<date>-<6 characters>: short enough to read out; the batch makes sure it is not taken."""
+    return f"JS{now:%Y%m%d}-" + "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(6))
 
 
 def insert_sql(table: str, columns: list[str], rows: int = 1, returning: str = "") -> str:
@@ -98,6 +107,7 @@ class IntakeBatch:
                 first_of_key[plan.key] = plan
             if not plan.key or first_of_key.get(plan.key) is plan:
                 fresh.append(plan)
+        yield from self._unique_tracking_numbers(fresh)
         written = yield from self._route(fresh)
         yield from self._insert_cases(written)
         yield from self._insert_rest(written, head)
@@ -112,6 +122,27 @@ class IntakeBatch:
                 replayed = existing.get(plan.key) or by_plan[id(first_of_key[plan.key])].case
                 outcomes.append(IntakeOutcome(replayed, False))
         return outcomes
+
+    def _unique_tracking_numbers(self, plans: list[IntakePlan]) -> Steps[None]:
+        """Draw again the numbers already taken (6 random characters a day: at tens of thousands of
+        cases a day two filings would share one now and then, and the INSERT would fail)."""
+        used: set[str] = set()
+        while plans:
+            numbers = [plan.case["tracking_no"] for plan in plans]
+            rows: Rows = yield Query(
+                f"SELECT tracking_no FROM jiesu_case WHERE tracking_no IN ({placeholders(len(numbers))})",
+                numbers,
+            )
+            taken = used | {row["tracking_no"] for row in rows}
+            redrawn = []
+            for plan in plans:
+                if plan.case["tracking_no"] in taken:
+                    plan.case["tracking_no"] = tracking_number(plan.now)
+                    redrawn.append(plan)
+                else:
+                    used.add(plan.case["tracking_no"])
+                    taken.add(plan.case["tracking_no"])
+            plans = redrawn
 
     def _existing(self, plans: list[IntakePlan]) -> Steps[dict[str, dict[str, Any]]]:
         keys = sorted({plan.key for plan in plans if plan.key})

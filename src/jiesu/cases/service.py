@@ -25,7 +25,7 @@ from jiesu.accounts.service import require_jurisdiction
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.audit.chain import append_prepared, prepare_event
 from jiesu.batch_writer import batch_writer, run_in_current_transaction
-from jiesu.cases.intake import IntakeBatch, IntakePlan, case_defaults
+from jiesu.cases.intake import ACCESS_CODE_ALPHABET, IntakeBatch, IntakePlan, case_defaults, tracking_number
 from jiesu.cases.schemas import CaseCreate
 from jiesu.cases.tables import Case
 from jiesu.clock import Clock, system_clock
@@ -43,13 +43,8 @@ if TYPE_CHECKING:
     from jiesu.routing.router import Router
     from jiesu.sla.calendar import SlaConfig
 
-ACCESS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 RELATION_ROLES = {"filer": "resident", "assignee": "worker"}
 CLOSING_OUTCOMES = {"reject": "rejected", "merge": "merged", "withdraw": "withdrawn"}
-
-
-def _code(alphabet: str, length: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 @dataclass(frozen=True)
@@ -273,7 +268,7 @@ class CaseService:
         )
         case = {
             **case_defaults(),
-            "tracking_no": f"JS{now:%Y%m%d}-{_code(ACCESS_CODE_ALPHABET, 6)}",
+            "tracking_no": tracking_number(now),
             "kind": data.kind,
             "category": data.category,
             "title": data.title,
