@@ -42,21 +42,24 @@ async def reset_postgres(url: str) -> None:
         await connection.close()
 
 
-async def worker_pg_url() -> str:
-    """JIESU_TEST_PG_URL, or under pytest-xdist a database of this worker's own beside it."""
-    assert PG_URL
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not worker:
-        return PG_URL
-    parsed = urlparse(PG_URL)
-    name = f"{parsed.path.lstrip('/')}_{worker}"
-    connection = await asyncpg.connect(PG_URL)
+async def database_beside(url: str, suffix: str) -> str:
+    """The URL of database ``<url's database>_<suffix>`` on the same server, created when missing."""
+    parsed = urlparse(url)
+    name = f"{parsed.path.lstrip('/')}_{suffix}"
+    connection = await asyncpg.connect(url)
     try:
         if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
     return urlunparse(parsed._replace(path=f"/{name}"))
+
+
+async def worker_pg_url() -> str:
+    """JIESU_TEST_PG_URL, or under pytest-xdist a database of this worker's own beside it."""
+    assert PG_URL
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return await database_beside(PG_URL, worker) if worker else PG_URL
 
 
 @pytest.fixture(params=BACKENDS)

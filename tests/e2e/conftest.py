@@ -16,9 +16,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
-import asyncpg
 import httpx
 import pytest
 
@@ -29,6 +27,7 @@ from tests.conftest import (
     PASSWORD,
     WORLD_JURISDICTIONS,
     WORLD_USERS,
+    database_beside,
     reset_postgres,
     worker_pg_url,
 )
@@ -93,16 +92,7 @@ def _make_world(base: str) -> None:
 
 async def _fresh_postgres() -> str:
     """A database of its own beside the test database: the server outlives the tests that reset that one."""
-    base = await worker_pg_url()
-    parsed = urlparse(base)
-    name = f"{parsed.path.lstrip('/')}_e2e"
-    connection = await asyncpg.connect(base)
-    try:
-        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    url = urlunparse(parsed._replace(path=f"/{name}"))
+    url = await database_beside(await worker_pg_url(), "e2e")
     await reset_postgres(url)
     return url
 
