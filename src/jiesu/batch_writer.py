@@ -23,7 +23,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
@@ -41,12 +41,15 @@ MAX_BATCH = 256
 
 @dataclass(frozen=True)
 class Query:
-    """One statement; with ``many`` it runs once per row of ``rows`` (executemany) and returns nothing."""
+    """One statement; given ``rows`` it runs once per row (executemany) and returns nothing."""
 
     sql: str
     params: Sequence[Any] = ()
-    many: bool = False
-    rows: Sequence[Sequence[Any]] = field(default=())
+    rows: Sequence[Sequence[Any]] | None = None
+
+    @property
+    def many(self) -> bool:
+        return self.rows is not None
 
 
 Steps = Generator[Query, Rows, list[Result | Exception]]

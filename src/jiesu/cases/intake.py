@@ -22,7 +22,7 @@ from jiesu.audit.chain import link_events
 from jiesu.batch_writer import Query, Rows, Steps, placeholders
 from jiesu.cases.tables import Case
 from jiesu.notify.outbox import OUTBOX_COLUMNS, outbox_row
-from jiesu.routing.router import OPEN_LOAD_SQL, Placement
+from jiesu.routing.router import OPEN_LOAD_SQL, Placement, decision_summary
 from jiesu.sla.timers import new_timer
 
 if TYPE_CHECKING:
@@ -54,9 +54,12 @@ def tracking_number(now: datetime) -> str:
     return f"JS{now:%Y%m%d}-" + "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(6))
 
 
-def insert_sql(table: str, columns: list[str], rows: int = 1, returning: str = "") -> str:
+def insert_sql(
+    table: str, columns: list[str], rows: int = 1, returning: str = "", on_conflict: str = ""
+) -> str:
     values = ",".join(f"({placeholders(len(columns))})" for _ in range(rows))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
+    sql += f" ON CONFLICT {on_conflict}" if on_conflict else ""
     return f"{sql} RETURNING {returning}" if returning else sql
 
 
@@ -115,7 +118,8 @@ class IntakeBatch:
         for plan in plans:
             if id(plan) in by_plan:
                 done = by_plan[id(plan)]
-                outcomes.append(IntakeOutcome(done.case, True, done.decision and _summary(done.decision)))
+                routing = decision_summary(done.decision) if done.decision else None
+                outcomes.append(IntakeOutcome(done.case, True, routing))
             else:
                 assert plan.key is not None
                 replayed = existing.get(plan.key) or by_plan[id(first_of_key[plan.key])].case
@@ -248,8 +252,12 @@ class IntakeBatch:
                     item.case["tracking_no"] = tracking_number(item.plan.now)
                 used.add(item.case["tracking_no"])
             rows: Rows = yield Query(
-                insert_sql("jiesu_case", CASE_COLUMNS, len(pending), returning="id, tracking_no").replace(
-                    " RETURNING", " ON CONFLICT (tracking_no) DO NOTHING RETURNING"
+                insert_sql(
+                    "jiesu_case",
+                    CASE_COLUMNS,
+                    len(pending),
+                    returning="id, tracking_no",
+                    on_conflict="(tracking_no) DO NOTHING",
                 ),
                 [w.case[column] for w in pending for column in CASE_COLUMNS],
             )
@@ -298,16 +306,8 @@ class IntakeBatch:
             ("jiesu_routing_decision", DECISION_COLUMNS, decisions),
         ):
             if rows:
-                yield Query(
-                    insert_sql(table, columns), many=True, rows=[[row[c] for c in columns] for row in rows]
-                )
+                yield Query(insert_sql(table, columns), rows=[[row[c] for c in columns] for row in rows])
         if events:
             yield Query(
                 "UPDATE jiesu_audit_head SET seq = ?, hash = ? WHERE id = 1", [events[-1]["seq"], head_hash]
             )
-
-
-def _summary(decision: dict[str, Any]) -> dict[str, Any]:
-    """What ``routing_summary`` answers for a case, from the decision just written."""
-    keys = ("rule_id", "level", "unit_code", "assignee", "located_by", "flagged", "reason", "returns")
-    return {key: decision[key] for key in keys}

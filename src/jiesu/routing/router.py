@@ -328,19 +328,18 @@ async def count_return(case: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {"counts_against": against, "rule": decision["rule_id"], "returned_by": case["assignee"]}
 
 
+# What the filing answer and the dispatchers are told of a routing decision.
+SUMMARY_COLUMNS = ("rule_id", "level", "unit_code", "assignee", "located_by", "flagged", "reason", "returns")
+
+
+def decision_summary(decision: dict[str, Any]) -> dict[str, Any]:
+    return {key: decision[key] for key in SUMMARY_COLUMNS}
+
+
 async def routing_summary(case_id: int) -> dict[str, Any] | None:
     """What the router decided for a case, for the filing answer and the dispatchers."""
     row = (
-        await RoutingDecision.select(
-            RoutingDecision.rule_id,
-            RoutingDecision.level,
-            RoutingDecision.unit_code,
-            RoutingDecision.assignee,
-            RoutingDecision.located_by,
-            RoutingDecision.flagged,
-            RoutingDecision.reason,
-            RoutingDecision.returns,
-        )
+        await RoutingDecision.select(*(getattr(RoutingDecision, key) for key in SUMMARY_COLUMNS))
         .where(RoutingDecision.case_id == case_id)
         .first()
     )
