@@ -3,7 +3,8 @@
 update  - extract the messages of the templates and the web code (and the category descriptions of
           workflows/categories.yaml) and merge them into every locale's messages.po;
 compile - write messages.mo next to each messages.po (the .mo files are committed);
-check   - exit 1 when a message has no Chinese translation or a .mo differs from its .po.
+check   - exit 1 when a message has no Chinese translation or a .mo holds other messages than its .po
+          (the messages and their translations are compared, not the bytes: the header names Babel's version).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import yaml
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 
 from jiesu.config import PROJECT_ROOT
@@ -58,6 +59,14 @@ def compiled(catalog: Catalog) -> bytes:
     return out.getvalue()
 
 
+def translations(mo: bytes) -> dict[tuple[str | None, object], object]:
+    """What a compiled catalogue answers: (context, message) to translation, and its plural rule."""
+    catalog = read_mo(io.BytesIO(mo))
+    found: dict[tuple[str | None, object], object] = {(m.context, m.id): m.string for m in catalog if m.id}
+    found[(None, "Plural-Forms")] = catalog.plural_forms
+    return found
+
+
 def update() -> None:
     template = template_catalog()
     for locale in LOCALES:
@@ -88,7 +97,7 @@ def problems() -> list[str]:
                 if m.id and m.id in wanted and (not m.string or m.fuzzy)
             ]
         mo = po_path(locale).with_suffix(".mo")
-        if not mo.exists() or mo.read_bytes() != compiled(catalog):
+        if not mo.exists() or translations(mo.read_bytes()) != translations(compiled(catalog)):
             found.append(f"{locale}: messages.mo is missing or older than messages.po (run compile)")
     return found
 
