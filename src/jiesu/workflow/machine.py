@@ -16,6 +16,7 @@ from pydantic import (
     create_model,
 )
 from transitions import Machine
+from transitions.core import Condition
 
 from jiesu.workflow.spec import FieldSpec, WorkflowSpec
 
@@ -39,6 +40,12 @@ class CaseHolder:
 
     def may_reopen(self) -> bool:
         return self.reopen_count < self.max_reopens
+
+
+def condition_holds(holder: CaseHolder, condition: Condition) -> bool:
+    """A workflow condition names a method of CaseHolder (workflows/*.yaml hold names, not callables)."""
+    check = getattr(holder, condition.func) if isinstance(condition.func, str) else condition.func
+    return bool(check() == condition.target)
 
 
 def _field_type(spec: FieldSpec) -> Any:
@@ -132,7 +139,7 @@ class Workflow:
             raise IllegalTransition(f"{action} is not allowed in state {state}")
         holder = CaseHolder(state, payload, reopen_count, self.spec.max_reopens)
         for transition in candidates:
-            if all(getattr(holder, c.func)() == c.target for c in transition.conditions):
+            if all(condition_holds(holder, c) for c in transition.conditions):
                 return transition.dest or state
         raise IllegalTransition(f"{action} is not possible now")
 
@@ -149,6 +156,5 @@ class Workflow:
             graph_engine="mermaid",
             show_conditions=True,
         )
-        holder = CaseHolder(self.spec.initial)
-        graph.add_model(holder)
-        return str(holder.get_graph().draw(None))
+        graph.add_model(CaseHolder(self.spec.initial))
+        return str(graph.get_combined_graph().draw(None))
