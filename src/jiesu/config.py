@@ -1,13 +1,19 @@
-"""Settings from JIESU_* environment variables, gathered in one object."""
+"""Settings from JIESU_* environment variables, gathered in one object.
+
+Every environment variable jiesu reads is read here (the README's configuration table lists them); this
+module imports nothing of jiesu, so any part may use it.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_WEB_TIMEZONE = "Asia/Shanghai"
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -34,6 +40,16 @@ def database_url_from_env() -> str:
     return os.environ.get("JIESU_DATABASE_URL") or f"sqlite:///{var_dir / 'jiesu.db'}"
 
 
+def web_timezone_from_env() -> str:
+    """The name of the time zone the pages show times in."""
+    return os.environ.get("JIESU_WEB_TIMEZONE", DEFAULT_WEB_TIMEZONE)
+
+
+def prometheus_multiproc_dir_from_env() -> str | None:
+    """prometheus-client's own variable: where several workers' metrics are summed (unset: one process)."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -50,6 +66,7 @@ class Settings:
     migrate_on_start: bool = True
     # The page session and CSRF cookies are sent over HTTPS only (set it behind TLS).
     web_secure_cookies: bool = False
+    web_timezone: str = DEFAULT_WEB_TIMEZONE
     # The SLA sweeper and the outbox delivery run inside the server; 0 turns a loop off.
     sweep_interval_seconds: float = 60.0
     delivery_interval_seconds: float = 5.0
@@ -71,35 +88,34 @@ class Settings:
         return not self.database_url.startswith(("postgres://", "postgresql://"))
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
+    def from_env(cls, **overrides: Any) -> Settings:
         env = os.environ
-        var_dir = Path(env.get("JIESU_VAR_DIR", PROJECT_ROOT / "var"))
-        values: dict[str, object] = {
-            "database_url": database_url_from_env(),
-            "host": env.get("JIESU_HOST", "127.0.0.1"),
-            "port": int(env.get("JIESU_PORT", "8000")),
-            "admin_password": env.get("JIESU_ADMIN_PASSWORD") or None,
-            "demo": _flag(env.get("JIESU_DEMO"), False),
-            "var_dir": var_dir,
-            "workflows_dir": Path(env.get("JIESU_WORKFLOWS_DIR", PROJECT_ROOT / "workflows")),
-            "token_ttl_minutes": int(env.get("JIESU_TOKEN_TTL_MINUTES", "60")),
-            "password_hash_profile": env.get("JIESU_PASSWORD_HASH_PROFILE", "default"),
-            "migrate_on_start": _flag(env.get("JIESU_MIGRATE_ON_START"), True),
-            "web_secure_cookies": _flag(env.get("JIESU_WEB_SECURE_COOKIES"), False),
-            "sweep_interval_seconds": float(env.get("JIESU_SWEEP_INTERVAL", "60")),
-            "delivery_interval_seconds": float(env.get("JIESU_DELIVERY_INTERVAL", "5")),
-            "webhook_url": env.get("JIESU_WEBHOOK_URL") or None,
-            "webhook_secret": env.get("JIESU_WEBHOOK_SECRET") or None,
-            "webhook_max_attempts": int(env.get("JIESU_WEBHOOK_MAX_ATTEMPTS", "8")),
-            "webhook_backoff_seconds": float(env.get("JIESU_WEBHOOK_BACKOFF", "30")),
-            "webhook_timeout_seconds": float(env.get("JIESU_WEBHOOK_TIMEOUT", "10")),
-            "anonymous_intake_per_minute": int(env.get("JIESU_ANONYMOUS_INTAKE_PER_MINUTE", "20")),
-            "open311_rate_per_minute": int(env.get("JIESU_OPEN311_RATE_PER_MINUTE", "60")),
-            "retention_days": int(env.get("JIESU_RETENTION_DAYS", "0")),
-            "retention_interval_seconds": float(env.get("JIESU_RETENTION_INTERVAL_SECONDS", "3600")),
-            "log_level": env.get("JIESU_LOG_LEVEL", "INFO"),
-        }
-        values.update(overrides)
+        settings = cls(
+            database_url=database_url_from_env(),
+            host=env.get("JIESU_HOST", "127.0.0.1"),
+            port=int(env.get("JIESU_PORT", "8000")),
+            admin_password=env.get("JIESU_ADMIN_PASSWORD") or None,
+            demo=_flag(env.get("JIESU_DEMO"), False),
+            var_dir=Path(env.get("JIESU_VAR_DIR", PROJECT_ROOT / "var")),
+            workflows_dir=Path(env.get("JIESU_WORKFLOWS_DIR", PROJECT_ROOT / "workflows")),
+            token_ttl_minutes=int(env.get("JIESU_TOKEN_TTL_MINUTES", "60")),
+            password_hash_profile=env.get("JIESU_PASSWORD_HASH_PROFILE", "default"),
+            migrate_on_start=_flag(env.get("JIESU_MIGRATE_ON_START"), True),
+            web_secure_cookies=_flag(env.get("JIESU_WEB_SECURE_COOKIES"), False),
+            web_timezone=web_timezone_from_env(),
+            sweep_interval_seconds=float(env.get("JIESU_SWEEP_INTERVAL", "60")),
+            delivery_interval_seconds=float(env.get("JIESU_DELIVERY_INTERVAL", "5")),
+            webhook_url=env.get("JIESU_WEBHOOK_URL") or None,
+            webhook_secret=env.get("JIESU_WEBHOOK_SECRET") or None,
+            webhook_max_attempts=int(env.get("JIESU_WEBHOOK_MAX_ATTEMPTS", "8")),
+            webhook_backoff_seconds=float(env.get("JIESU_WEBHOOK_BACKOFF", "30")),
+            webhook_timeout_seconds=float(env.get("JIESU_WEBHOOK_TIMEOUT", "10")),
+            anonymous_intake_per_minute=int(env.get("JIESU_ANONYMOUS_INTAKE_PER_MINUTE", "20")),
+            open311_rate_per_minute=int(env.get("JIESU_OPEN311_RATE_PER_MINUTE", "60")),
+            retention_days=int(env.get("JIESU_RETENTION_DAYS", "0")),
+            retention_interval_seconds=float(env.get("JIESU_RETENTION_INTERVAL_SECONDS", "3600")),
+            log_level=env.get("JIESU_LOG_LEVEL", "INFO"),
+        )
+        settings = replace(settings, **overrides)
         secret = overrides.get("secret_key") or env.get("JIESU_SECRET_KEY")
-        values["secret_key"] = secret or _load_or_create_secret(Path(values["var_dir"]))  # type: ignore[arg-type]
-        return cls(**values)  # type: ignore[arg-type]
+        return replace(settings, secret_key=secret or _load_or_create_secret(Path(settings.var_dir)))

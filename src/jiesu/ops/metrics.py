@@ -6,7 +6,6 @@ workers, set PROMETHEUS_MULTIPROC_DIR and the request histograms of all workers 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -18,6 +17,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from jiesu.cases.tables import Case
+from jiesu.config import prometheus_multiproc_dir_from_env
 from jiesu.notify.tables import OutboxMessage
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -48,7 +48,7 @@ class HttpMetrics:
         self.requests.labels(method, route, str(status)).inc()
 
     def exposition(self) -> bytes:
-        multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        multiproc_dir = prometheus_multiproc_dir_from_env()
         if not multiproc_dir:
             return generate_latest(self.registry)
         merged = CollectorRegistry()

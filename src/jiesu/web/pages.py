@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
@@ -18,6 +17,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.template.config import TemplateConfig
 
+from jiesu.config import web_timezone_from_env
 from jiesu.web import labels
 from jiesu.web.i18n import HTML_LANG, LANG_COOKIE, LOCALES, choose_locale, gettext_for, locale_name
 from jiesu.web.messages import localize
@@ -31,9 +31,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 @cache
 def display_tz() -> tzinfo:
     """The time zone pages show times in (JIESU_WEB_TIMEZONE, Asia/Shanghai by default)."""
-    name = os.environ.get("JIESU_WEB_TIMEZONE", "Asia/Shanghai")
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(web_timezone_from_env())
     except (ZoneInfoNotFoundError, ValueError):
         return timezone(timedelta(hours=8), "CST")
 
