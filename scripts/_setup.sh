@@ -7,7 +7,7 @@ set -euo pipefail
 
 # uv's own home when it is not on PATH: a small venv beside .venv, made once with the machine's pip.
 UV_BOOTSTRAP_DIR=.venv-uv
-UV_BOOTSTRAP_SPEC='uv>=0.9,<1'
+UV_BOOTSTRAP_SPEC='uv>=0.13,<1'  # as [tool.uv] required-version in pyproject.toml
 
 find_uv() {
   if command -v uv >/dev/null 2>&1; then
@@ -16,8 +16,8 @@ find_uv() {
   fi
   if [ ! -x "$UV_BOOTSTRAP_DIR/bin/uv" ]; then
     echo "uv is not on PATH: installing it into $UV_BOOTSTRAP_DIR/ (once)" >&2
-    "${PYTHON:-python3}" -m venv "$UV_BOOTSTRAP_DIR"
-    "$UV_BOOTSTRAP_DIR/bin/python" -m pip install --quiet --disable-pip-version-check "$UV_BOOTSTRAP_SPEC"
+    "${PYTHON:-python3}" -m venv "$UV_BOOTSTRAP_DIR" >&2
+    "$UV_BOOTSTRAP_DIR/bin/python" -m pip install --quiet --disable-pip-version-check "$UV_BOOTSTRAP_SPEC" >&2
   fi
   echo "$UV_BOOTSTRAP_DIR/bin/uv"
 }
