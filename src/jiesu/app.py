@@ -25,6 +25,7 @@ from jiesu.audit.api import AuditController
 from jiesu.background import periodic
 from jiesu.cases.api import CaseController, QueueController, TrackController
 from jiesu.cases.service import CaseService
+from jiesu.cases.sweeper import Sweeper
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import COMMON_ERROR_ANSWERS, EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
@@ -52,7 +53,6 @@ from jiesu.routing.router import Router
 from jiesu.routing.rules import load_rules
 from jiesu.sla.api import SlaController
 from jiesu.sla.calendar import load_sla_config
-from jiesu.sla.sweeper import Sweeper
 from jiesu.web import template_config, web_routes
 from jiesu.workflow import load_workflow
 
