@@ -19,7 +19,8 @@ from jiesu.accounts.api import (
     ResidentController,
     UserController,
 )
-from jiesu.accounts.security import Passwords, build_jwt_auth
+from jiesu.accounts.auth import build_jwt_auth
+from jiesu.accounts.security import Passwords
 from jiesu.accounts.service import AccountService
 from jiesu.audit.api import AuditController
 from jiesu.background import periodic
@@ -29,8 +30,8 @@ from jiesu.cases.sweeper import Sweeper
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import COMMON_ERROR_ANSWERS, EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
-from jiesu.limits.input import MAX_BODY_BYTES, check_request_input
-from jiesu.limits.rate import anonymous_intake_limit
+from jiesu.limits.http import anonymous_intake_limit, check_request_input
+from jiesu.limits.input import MAX_BODY_BYTES
 from jiesu.mediation.api import FollowUpController, MediationController
 from jiesu.mediation.config import load_clocks
 from jiesu.mediation.service import MediationService
@@ -38,9 +39,10 @@ from jiesu.notify.api import NotificationController
 from jiesu.notify.delivery import sender_job, webhook_sender
 from jiesu.open311.api import Open311Controller, Open311KeyController
 from jiesu.open311.keys import KeyService
-from jiesu.ops import middleware as observability
+from jiesu.ops import http as observability
 from jiesu.ops.api import metrics_endpoint
-from jiesu.ops.logs import configure_logging, get_logger, log_unexpected
+from jiesu.ops.http import log_unexpected
+from jiesu.ops.logs import configure_logging, get_logger
 from jiesu.ops.metrics import HttpMetrics
 from jiesu.reports.api import ReportController
 from jiesu.reports.config import load_report_settings
@@ -160,7 +162,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "workflow": workflow,
                 "catalogue": catalogue,
                 "jwt_auth": jwt_auth,
-                "verified_tokens": {},  # accounts.security.optional_principal
+                "verified_tokens": {},  # accounts.auth.optional_principal
                 "accounts": accounts,
                 "cases": cases,
                 "mediation": mediation,
