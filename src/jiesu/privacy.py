@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# What erased personal data reads as, wherever it was kept (cases, accounts, the audit log's texts, ...).
+ERASED = "[erased]"
+
 
 @dataclass(frozen=True)
 class DataSubject:

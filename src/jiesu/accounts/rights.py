@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.exceptions import NotFoundException
-
 from jiesu.accounts.tables import User
-from jiesu.audit.seals import ERASED
-from jiesu.privacy import DataSubject
+from jiesu.privacy import ERASED, DataSubject
 
 EXPORTED_ACCOUNT_COLUMNS = ("username", "role", "display_name", "phone", "created_at")
 
@@ -22,9 +19,7 @@ async def export_account(subject: DataSubject) -> dict[str, Any] | None:
     if subject.username is None:
         return None
     user = await User.select().where(User.username == subject.username).first()
-    if user is None:
-        raise NotFoundException("no such account")
-    return {k: user[k] for k in EXPORTED_ACCOUNT_COLUMNS}
+    return None if user is None else {k: user[k] for k in EXPORTED_ACCOUNT_COLUMNS}
 
 
 async def forget_account(username: str, pseudonym: str) -> None:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from jiesu.audit.seals import ERASED
 from jiesu.cases.tables import Case
-from jiesu.privacy import DataSubject
+from jiesu.privacy import ERASED, DataSubject
 
 PERSONAL_CASE_COLUMNS = ("title", "description", "address", "contact_name", "contact_phone")
 INTERNAL_CASE_COLUMNS = ("idempotency_key", "request_hash", "access_code_hash")

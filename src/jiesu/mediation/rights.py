@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jiesu.audit.seals import ERASED
 from jiesu.mediation.tables import MediationParty, MediationSession, Mediator, Recusal
-from jiesu.privacy import DataSubject
+from jiesu.privacy import ERASED, DataSubject
 
 
 async def erase_mediation(case: dict[str, Any]) -> None:

@@ -46,6 +46,8 @@ class RightsService:
     async def export(self, actor: Principal) -> dict[str, Any]:
         """Everything jiesu holds about the caller: account, cases, their histories, notifications."""
         if actor.role == "resident":
+            if await accounts.account_id(actor.username) is None:
+                raise NotFoundException("no such account")
             subject = DataSubject(actor.username, await cases.filed_by(actor.username))
         elif actor.role == "filer":
             case = await cases.filed_case(actor.case_id or 0)
