@@ -13,37 +13,46 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 
 from jiesu import db
+from jiesu.accounts import rights as account_rights
 from jiesu.accounts.api import (
     AuthController,
     JurisdictionController,
     ResidentController,
     UserController,
 )
-from jiesu.accounts.security import Passwords, build_jwt_auth
+from jiesu.accounts.auth import build_jwt_auth
+from jiesu.accounts.security import Passwords
 from jiesu.accounts.service import AccountService
+from jiesu.audit import rights as audit_rights
 from jiesu.audit.api import AuditController
 from jiesu.background import periodic
+from jiesu.cases import rights as case_rights
 from jiesu.cases.api import CaseController, QueueController, TrackController
 from jiesu.cases.service import CaseService
+from jiesu.cases.sweeper import Sweeper
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.errors import COMMON_ERROR_ANSWERS, EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
-from jiesu.limits.input import MAX_BODY_BYTES, check_request_input
-from jiesu.limits.rate import anonymous_intake_limit
+from jiesu.limits.http import anonymous_intake_limit, check_request_input
+from jiesu.limits.input import MAX_BODY_BYTES
+from jiesu.mediation import rights as mediation_rights
 from jiesu.mediation.api import FollowUpController, MediationController
 from jiesu.mediation.config import load_clocks
 from jiesu.mediation.service import MediationService
+from jiesu.notify import rights as notify_rights
 from jiesu.notify.api import NotificationController
 from jiesu.notify.delivery import sender_job, webhook_sender
 from jiesu.open311.api import Open311Controller, Open311KeyController
 from jiesu.open311.keys import KeyService
-from jiesu.ops import middleware as observability
+from jiesu.ops import http as observability
 from jiesu.ops.api import metrics_endpoint
-from jiesu.ops.logs import configure_logging, get_logger, log_unexpected
+from jiesu.ops.http import log_unexpected
+from jiesu.ops.logs import configure_logging, get_logger
 from jiesu.ops.metrics import HttpMetrics
 from jiesu.reports.api import ReportController
 from jiesu.reports.config import load_report_settings
 from jiesu.reports.service import ReportService
+from jiesu.rights import registry as personal_data
 from jiesu.rights.api import MeController, RetentionController
 from jiesu.rights.service import RightsService, retention_lifespan
 from jiesu.routing.api import RoutingController, RoutingRulesController, WorkerController
@@ -52,7 +61,6 @@ from jiesu.routing.router import Router
 from jiesu.routing.rules import load_rules
 from jiesu.sla.api import SlaController
 from jiesu.sla.calendar import load_sla_config
-from jiesu.sla.sweeper import Sweeper
 from jiesu.web import template_config, web_routes
 from jiesu.workflow import load_workflow
 
@@ -74,6 +82,29 @@ def document_error_answers(app: Litestar) -> None:
                 handler.raises = COMMON_ERROR_ANSWERS
 
 
+def register_personal_data() -> None:
+    """Each domain's export and erasure hooks for residents' rights, in the order of the export."""
+    personal_data.register(
+        "account", export=account_rights.export_account, forget_account=account_rights.forget_account
+    )
+    personal_data.register("cases", export=case_rights.export_cases)
+    personal_data.register(
+        "events", export=audit_rights.export_events, erase_case=audit_rights.erase_case_texts
+    )
+    personal_data.register(
+        "notifications",
+        export=notify_rights.export_notifications,
+        erase_case=notify_rights.forget_case_filer,
+        forget_account=notify_rights.forget_recipient,
+    )
+    personal_data.register(
+        "mediation",
+        export=mediation_rights.export_mediation,
+        erase_case=mediation_rights.erase_mediation,
+        forget_account=mediation_rights.unlink_mediation_user,
+    )
+
+
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> Litestar:
     """The app; ``clock`` is the time source of every service (tests pass a fake one)."""
     settings = settings or Settings.from_env()
@@ -91,6 +122,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     mediation = MediationService(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
     cases.effect_hooks.append(mediation.case_effects)
     reports = ReportService(load_report_settings(settings.workflows_dir / "reports.yaml"), cases)
+    register_personal_data()
     rights = RightsService(clock, settings.retention_days)
 
     @asynccontextmanager
@@ -160,7 +192,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "workflow": workflow,
                 "catalogue": catalogue,
                 "jwt_auth": jwt_auth,
-                "verified_tokens": {},  # accounts.security.optional_principal
+                "verified_tokens": {},  # accounts.auth.optional_principal
                 "accounts": accounts,
                 "cases": cases,
                 "mediation": mediation,

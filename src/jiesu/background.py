@@ -6,10 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
-
-from litestar import Litestar
 
 log = logging.getLogger("jiesu.jobs")
 
@@ -18,7 +16,11 @@ log = logging.getLogger("jiesu.jobs")
 STOP_GRACE_SECONDS = 15.0
 
 
-def periodic(name: str, interval: float, job: Callable[[], Awaitable[Any]]):  # type: ignore[no-untyped-def]
+# What Litestar's ``lifespan`` list takes: called with the app, entered for the app's lifetime.
+Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
+
+
+def periodic(name: str, interval: float, job: Callable[[], Awaitable[Any]]) -> Lifespan:
     """A lifespan hook running ``job`` every ``interval`` seconds (not at all when interval <= 0)."""
 
     async def loop(stop: asyncio.Event) -> None:
@@ -31,7 +33,7 @@ def periodic(name: str, interval: float, job: Callable[[], Awaitable[Any]]):  # 
                 await asyncio.wait_for(stop.wait(), interval)
 
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(_: Any) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = asyncio.create_task(loop(stop), name=name) if interval > 0 else None
         try:

@@ -161,6 +161,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_retention_run(_: argparse.Namespace) -> int:
+    from jiesu.app import register_personal_data
     from jiesu.clock import system_clock
     from jiesu.rights.service import RightsService
 
@@ -168,6 +169,7 @@ def cmd_retention_run(_: argparse.Namespace) -> int:
     if settings.retention_days <= 0:
         print("retention: JIESU_RETENTION_DAYS is not set; nothing is anonymised")
         return 0
+    register_personal_data()
     rights = RightsService(system_clock, settings.retention_days)
     count = _with_database(settings, rights.anonymise_expired)
     print(f"retention: anonymised {count} cases closed more than {settings.retention_days} days ago")

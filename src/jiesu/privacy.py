@@ -1,4 +1,25 @@
-"""Masking of personal data for roles that do not need it."""
+"""Personal data: masking for roles that do not need it, and whose data an export is about."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# What erased personal data reads as, wherever it was kept (cases, accounts, the audit log's texts, ...).
+ERASED = "[erased]"
+
+
+@dataclass(frozen=True)
+class DataSubject:
+    """Whose data an export is: a resident (``username``), or the anonymous filer of one case (None);
+    ``cases`` are the case rows they filed. Each domain's export hook (jiesu.rights.registry) takes one."""
+
+    username: str | None
+    cases: list[dict[str, Any]]
+
+    @property
+    def case_ids(self) -> list[int]:
+        return [case["id"] for case in self.cases]
 
 
 def mask_phone(phone: str) -> str:

@@ -6,6 +6,7 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from jiesu.accounts import lockout
+from jiesu.accounts.auth import issue_token, require_roles
 from jiesu.accounts.schemas import (
     JurisdictionCreate,
     JurisdictionOut,
@@ -15,7 +16,7 @@ from jiesu.accounts.schemas import (
     UserCreate,
     UserOut,
 )
-from jiesu.accounts.security import STAFF, issue_token, require_roles
+from jiesu.accounts.security import STAFF
 from jiesu.accounts.service import AccountService, user_out
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.errors import OPEN_TO_ANONYMOUS, AlreadyExists

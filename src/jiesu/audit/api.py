@@ -6,7 +6,7 @@ from typing import Any
 from litestar import Controller, get
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
-from jiesu.accounts.security import require_roles
+from jiesu.accounts.auth import require_roles
 from jiesu.audit.chain import Checkpoint, head_checkpoint, verify_chain, verify_with_checkpoint
 from jiesu.errors import field_error
 

@@ -17,7 +17,8 @@ import json
 import secrets
 from typing import Any
 
-ERASED = "[erased]"
+from jiesu.privacy import ERASED
+
 ACTOR = "@actor"  # the text row of the event's actor, when the actor is a resident
 SEALED = "sealed:"
 ACTOR_DIGEST_CHARS = 56

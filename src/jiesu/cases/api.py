@@ -16,7 +16,8 @@ from litestar.exceptions import (
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
-from jiesu.accounts.security import Principal, issue_token, optional_principal
+from jiesu.accounts.auth import issue_token, optional_principal
+from jiesu.accounts.security import Principal
 from jiesu.audit.tables import CaseEvent
 from jiesu.audit.texts import reveal_events
 from jiesu.cases.schemas import (

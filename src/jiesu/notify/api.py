@@ -11,7 +11,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_409_CONFLICT
 from pydantic import BaseModel
 
-from jiesu.accounts.security import require_roles
+from jiesu.accounts.auth import require_roles
 from jiesu.db import write_transaction
 from jiesu.notify.tables import OutboxMessage
 

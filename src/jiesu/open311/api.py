@@ -13,7 +13,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from jiesu.accounts.security import require_roles
+from jiesu.accounts.auth import require_roles
 from jiesu.accounts.tables import Jurisdiction
 from jiesu.cases.schemas import CaseCreate, Contact
 from jiesu.cases.service import CaseService

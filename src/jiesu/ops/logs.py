@@ -124,14 +124,3 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
 
 def get_logger(name: str) -> Any:
     return structlog.stdlib.get_logger(name)
-
-
-async def log_unexpected(exc: Exception, scope: Any) -> None:
-    """Litestar's ``after_exception`` hook: a server error's traceback, never a client error."""
-    from litestar.exceptions import HTTPException
-
-    if isinstance(exc, HTTPException) and exc.status_code < 500:
-        return
-    get_logger("jiesu.error").error(
-        "unhandled", route=scope.get("path_template"), error=type(exc).__name__, exc_info=exc
-    )

@@ -14,7 +14,8 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from jiesu.accounts.security import Principal, require_roles
+from jiesu.accounts.auth import require_roles
+from jiesu.accounts.security import Principal
 from jiesu.errors import AlreadyExists, field_error
 from jiesu.reports.export import render_csv
 from jiesu.reports.rates import GroupBy

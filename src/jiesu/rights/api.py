@@ -7,7 +7,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK
 
-from jiesu.accounts.security import Principal, require_roles
+from jiesu.accounts.auth import require_roles
+from jiesu.accounts.security import Principal
 from jiesu.rights.service import RightsService
 
 

@@ -1,52 +1,36 @@
 """Export, deletion on request and anonymisation after the retention period.
 
-Anonymisation replaces names, phones and free text with ERASED and keeps every figure (kind, category,
-jurisdiction, states, times, outcome, satisfaction) so the rates stay right. Events keep their sealed
-values' seals (audit/seals.py), so the chain still verifies, and each anonymised case gets one
-``anonymise`` event in the chain saying that, when and why.
+The case is the unit of erasure: its own row is anonymised first (jiesu.cases.rights, guarded by the
+case's version), then every domain erases what it keeps about that case (jiesu.rights.registry). Events
+keep their sealed values' seals (audit/seals.py), so the chain still verifies, and each anonymised case
+gets one ``anonymise`` event in the chain saying that, when and why.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from litestar import Litestar
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.status_codes import HTTP_409_CONFLICT
 
+from jiesu.accounts import rights as accounts
 from jiesu.accounts.security import Principal
-from jiesu.accounts.tables import User
 from jiesu.audit.chain import append_event
-from jiesu.audit.seals import ERASED, ERASURE_ACTION
-from jiesu.audit.tables import CaseEvent
-from jiesu.audit.texts import erase_texts, reveal_events
-from jiesu.cases.tables import Case
+from jiesu.audit.seals import ERASURE_ACTION
+from jiesu.background import Lifespan
+from jiesu.cases import rights as cases
 from jiesu.clock import Clock
 from jiesu.db import write_transaction
-from jiesu.notify.tables import OutboxMessage
 from jiesu.ops.logs import get_logger
-from jiesu.rights.domains import erase_mediation, export_mediation, unlink_mediation_user
+from jiesu.privacy import DataSubject
+from jiesu.rights.registry import registered
 from jiesu.rights.tables import Erasure
 
-PERSONAL_CASE_COLUMNS = ("title", "description", "address", "contact_name", "contact_phone")
-INTERNAL_CASE_COLUMNS = ("idempotency_key", "request_hash", "access_code_hash")
-EXPORTED_EVENT_COLUMNS = (
-    "seq",
-    "case_id",
-    "actor",
-    "actor_role",
-    "action",
-    "from_state",
-    "to_state",
-    "fields",
-    "created_at",
-)
 RETENTION_BATCH = 200
 
 log = get_logger("jiesu.rights")
@@ -61,48 +45,20 @@ class RightsService:
 
     async def export(self, actor: Principal) -> dict[str, Any]:
         """Everything jiesu holds about the caller: account, cases, their histories, notifications."""
-        account = None
         if actor.role == "resident":
-            user = await User.select().where(User.username == actor.username).first()
-            if user is None:
+            if await accounts.account_id(actor.username) is None:
                 raise NotFoundException("no such account")
-            account = {k: user[k] for k in ("username", "role", "display_name", "phone", "created_at")}
-            cases = await Case.select().where(Case.filer == actor.username).order_by(Case.id)
+            subject = DataSubject(actor.username, await cases.filed_by(actor.username))
         elif actor.role == "filer":
-            cases = await Case.select().where(Case.id == (actor.case_id or 0))
+            case = await cases.filed_case(actor.case_id or 0)
+            subject = DataSubject(None, [case] if case is not None else [])
         else:
             raise PermissionDeniedException("the export is for residents and filers of a case")
-        case_ids = [case["id"] for case in cases] or [0]
-        events = await reveal_events(
-            await CaseEvent.select().where(CaseEvent.case_id.is_in(case_ids)).order_by(CaseEvent.seq)
-        )
-        recipients = [f"case:{i}:filer" for i in case_ids]
-        if actor.role == "resident":
-            recipients.append(actor.username)
-        messages = (
-            await OutboxMessage.select(
-                OutboxMessage.topic,
-                OutboxMessage.case_id,
-                OutboxMessage.payload,
-                OutboxMessage.status,
-                OutboxMessage.created_at,
-            )
-            .where(OutboxMessage.recipient.is_in(recipients))
-            .order_by(OutboxMessage.id)
-        )
-        return {
-            "exported_at": self.clock(),
-            "account": account,
-            "cases": [{k: v for k, v in c.items() if k not in INTERNAL_CASE_COLUMNS} for c in cases],
-            "events": [
-                {k: (json.loads(e[k]) if k == "fields" else e[k]) for k in EXPORTED_EVENT_COLUMNS}
-                for e in events
-            ],
-            "notifications": [{**m, "payload": json.loads(m["payload"])} for m in messages],
-            "mediation": await export_mediation(
-                actor.username if actor.role == "resident" else None, [c["id"] for c in cases]
-            ),
-        }
+        exported: dict[str, Any] = {"exported_at": self.clock()}
+        for name, hooks in registered():
+            if hooks.export is not None:
+                exported[name] = await hooks.export(subject)
+        return exported
 
     # ---- erasure ------------------------------------------------------------------------------
 
@@ -112,26 +68,11 @@ class RightsService:
         Runs inside the caller's write transaction.
         """
         now = self.clock()
-        changes: dict[Any, Any] = {getattr(Case, column): ERASED for column in PERSONAL_CASE_COLUMNS}
-        if case["resolution_summary"] is not None:
-            changes[Case.resolution_summary] = ERASED
-        changes[Case.filer] = None
-        changes[Case.version] = Case.version + 1
-        changes[Case.updated_at] = now
-        written = (
-            await Case.update(changes)
-            .where((Case.id == case["id"]) & (Case.version == case["version"]))
-            .returning(Case.id)
-        )
-        if not written:
+        if not await cases.anonymise(case, now):
             return False  # changed meanwhile: the next run takes it
-        seqs = await CaseEvent.select(CaseEvent.seq).where(CaseEvent.case_id == case["id"])
-        await erase_texts(row["seq"] for row in seqs)
-        await erase_mediation(case["id"])
-        if case["filer"]:
-            await OutboxMessage.update({OutboxMessage.recipient: None}).where(
-                (OutboxMessage.case_id == case["id"]) & (OutboxMessage.recipient == case["filer"])
-            )
+        for _, hooks in registered():
+            if hooks.erase_case is not None:
+                await hooks.erase_case(case)
         await append_event(
             case_id=case["id"],
             actor="system",
@@ -156,43 +97,31 @@ class RightsService:
         if actor.role != "resident":
             raise PermissionDeniedException("only a resident's own account can be deleted this way")
         async with write_transaction():
-            user = await User.select(User.id).where(User.username == actor.username).first()
-            if user is None:
+            account = await accounts.account_id(actor.username)
+            if account is None:
                 raise NotFoundException("no such account")
-            open_cases = await Case.select(Case.id).where(
-                (Case.filer == actor.username) & (Case.state != "closed")
-            )
+            open_cases = await cases.open_cases_filed_by(actor.username)
             if open_cases:
-                ids = ", ".join(str(c["id"]) for c in open_cases)
+                ids = ", ".join(str(case_id) for case_id in open_cases)
                 raise HTTPException(
                     status_code=HTTP_409_CONFLICT,
                     detail=f"cases {ids} are still open: withdraw them or wait until they are closed",
                 )
-            pseudonym = f"deleted-{user['id']}"
-            cases = await Case.select().where(Case.filer == actor.username)
-            for case in cases:
+            filed = await cases.filed_by(actor.username)
+            for case in filed:
                 if not await self._anonymise(case, "request"):
                     raise HTTPException(status_code=HTTP_409_CONFLICT, detail="a case changed; try again")
-            await unlink_mediation_user(actor.username)
-            await OutboxMessage.update({OutboxMessage.recipient: pseudonym}).where(
-                OutboxMessage.recipient == actor.username
-            )
-            await User.update(
-                {
-                    User.username: pseudonym,
-                    User.display_name: ERASED,
-                    User.phone: None,
-                    User.password_hash: "",
-                    User.active: False,
-                }
-            ).where(User.id == user["id"])
-        log.info("account.deleted", cases=len(cases))
-        return {"deleted": True, "cases_anonymised": len(cases)}
+            pseudonym = f"deleted-{account}"
+            for _, hooks in registered():
+                if hooks.forget_account is not None:
+                    await hooks.forget_account(actor.username, pseudonym)
+        log.info("account.deleted", cases=len(filed))
+        return {"deleted": True, "cases_anonymised": len(filed)}
 
     async def _erase_filed_case(self, case_id: int) -> dict[str, Any]:
         """An anonymous filer (access code) asks to erase their one case."""
         async with write_transaction():
-            case = await Case.select().where(Case.id == case_id).first()
+            case = await cases.filed_case(case_id)
             if case is None:
                 raise NotFoundException(f"no case {case_id}")
             if case["state"] != "closed":
@@ -211,16 +140,10 @@ class RightsService:
         cutoff = self.clock() - timedelta(days=self.retention_days)
         done, after = 0, 0
         while True:
-            batch = (
-                await Case.select(Case.id)
-                .where((Case.state == "closed") & (Case.closed_at < cutoff) & (Case.id > after))
-                .order_by(Case.id)
-                .limit(RETENTION_BATCH)
-            )
-            if not batch:
+            ids = await cases.closed_before(cutoff, after, RETENTION_BATCH)
+            if not ids:
                 break
-            after = batch[-1]["id"]
-            ids = [row["id"] for row in batch]
+            after = ids[-1]
             erased = {
                 r["case_id"] for r in await Erasure.select(Erasure.case_id).where(Erasure.case_id.is_in(ids))
             }
@@ -235,15 +158,15 @@ class RightsService:
         async with write_transaction():
             if await Erasure.exists().where(Erasure.case_id == case_id):
                 return 0
-            case = await Case.select().where(Case.id == case_id).first()
+            case = await cases.filed_case(case_id)
             return int(case is not None and await self._anonymise(case, "retention"))
 
 
-def retention_lifespan(rights: RightsService, interval_seconds: float) -> Any:
+def retention_lifespan(rights: RightsService, interval_seconds: float) -> Lifespan:
     """Anonymise expired cases every ``interval_seconds`` while the app runs (safe in every worker)."""
 
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(_: Any) -> AsyncIterator[None]:
         async def loop() -> None:
             while True:
                 try:

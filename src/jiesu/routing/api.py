@@ -9,7 +9,8 @@ from litestar.di import Provide
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from piccolo.query.functions.aggregate import Count, Sum
 
-from jiesu.accounts.security import Principal, require_roles
+from jiesu.accounts.auth import require_roles
+from jiesu.accounts.security import Principal
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.cases.api import case_model
 from jiesu.cases.schemas import CaseOut

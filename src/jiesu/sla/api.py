@@ -3,7 +3,7 @@ from __future__ import annotations
 from litestar import Controller, post
 from litestar.datastructures import State
 
-from jiesu.accounts.security import require_roles
+from jiesu.accounts.auth import require_roles
 
 
 class SlaController(Controller):

@@ -67,3 +67,58 @@ async def track(case: dict[str, Any], now: datetime, sla: SlaConfig | None = Non
         # A new clock or deadline restarts the stages; escalations already made stay counted.
         del timer["case_id"], timer["escalations"]
         await SlaTimer.update(timer).where(SlaTimer.id == current["id"])
+
+
+# ---- the sweeper's claims -------------------------------------------------------------------------
+
+CLAIM_SQL = (
+    "SELECT t.id AS timer_id, t.case_id AS case_id, t.clock AS clock, t.stage AS stage, "
+    "t.due_at AS due_at, t.escalations AS escalations "
+    "FROM jiesu_sla_timer t JOIN jiesu_case c ON c.id = t.case_id "
+    "WHERE t.next_at <= {} ORDER BY t.next_at LIMIT {}"
+)
+LOCK_SQL = " FOR UPDATE OF t, c SKIP LOCKED"
+# One UPDATE for the batch's timers; reminded_at / overdue_at are kept unless this pass set them.
+_TIMER_SET = (
+    "SET stage = v.stage, next_at = v.next_at, escalations = v.escalations, "
+    "reminded_at = COALESCE(v.reminded_at, t.reminded_at), overdue_at = COALESCE(v.overdue_at, t.overdue_at)"
+)
+PG_TIMERS_SQL = (
+    f"UPDATE jiesu_sla_timer AS t {_TIMER_SET} FROM unnest({{}}::int[], {{}}::text[], {{}}::timestamptz[], "
+    "{}::int[], {}::timestamptz[], {}::timestamptz[]) "
+    "AS v(id, stage, next_at, escalations, reminded_at, overdue_at) WHERE t.id = v.id"
+)
+SQLITE_TIMERS_SQL = (
+    "UPDATE jiesu_sla_timer AS t {} FROM (SELECT column1 AS id, column2 AS stage, column3 AS next_at, "
+    "column4 AS escalations, column5 AS reminded_at, column6 AS overdue_at FROM (VALUES {})) AS v "
+    "WHERE t.id = v.id"
+)
+# (timer id, stage, next_at, escalations, reminded_at or None, overdue_at or None)
+TimerStep = tuple[Any, ...]
+
+
+async def claim_due(now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` timers due at ``now``, with their cases locked (on PostgreSQL, skipping those
+    another process holds); inside the caller's write transaction. They count as read for track()."""
+    sql = CLAIM_SQL + ("" if db.is_sqlite() else LOCK_SQL)
+    timers: list[dict[str, Any]] = await SlaTimer.raw(sql, now, limit)
+    known_timers().update(
+        (t["case_id"], {"id": t["timer_id"], "clock": t["clock"], "due_at": t["due_at"]}) for t in timers
+    )
+    return timers
+
+
+async def write_steps(steps: list[TimerStep]) -> None:
+    """The next step of many timers in one UPDATE."""
+    if not steps:
+        return
+    if db.is_sqlite():
+        rows = ", ".join(["({}, {}, {}, {}, {}, {})"] * len(steps))
+        sql = SQLITE_TIMERS_SQL.format(_TIMER_SET, rows)
+        await SlaTimer.raw(sql, *(value for row in steps for value in row))
+    else:
+        await SlaTimer.raw(PG_TIMERS_SQL, *(list(column) for column in zip(*steps, strict=True)))
+
+
+async def retry_at(timer_id: int, at: datetime) -> None:
+    await SlaTimer.update({SlaTimer.next_at: at}).where(SlaTimer.id == timer_id)

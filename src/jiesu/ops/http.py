@@ -1,4 +1,5 @@
-"""One ASGI middleware for every request: the request id, the access log line, the latency metric."""
+"""Operations at the HTTP edge: one ASGI middleware for every request (the request id, the access log line,
+the latency metric), and the log line of a server error."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import structlog
 from litestar._asgi.utils import wrap_in_exception_handler
 from litestar.config.app import AppConfig
 from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,3 +86,12 @@ def install(metrics: HttpMetrics) -> Any:
         return app_config
 
     return on_app_init
+
+
+async def log_unexpected(exc: Exception, scope: Any) -> None:
+    """Litestar's ``after_exception`` hook: a server error's traceback, never a client error."""
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        return
+    get_logger("jiesu.error").error(
+        "unhandled", route=scope.get("path_template"), error=type(exc).__name__, exc_info=exc
+    )

@@ -5,6 +5,9 @@ Each pass claims the timers that are due in batches. On PostgreSQL the claim is
 once; on SQLite the immediate write transaction serialises them. Case changes go through CaseService.
 Per batch, the outbox messages are written in one INSERT and the timers in one UPDATE, so a due case
 costs about one statement per case change (see README, "Immediate dispatch … Performance").
+
+The sweeper sits above both cases and sla: the clocks and the timer table (jiesu.sla) know nothing of
+cases' services, and this module fires the cases' system actions when a timer says so.
 """
 
 from __future__ import annotations
@@ -23,33 +26,11 @@ from jiesu.cases.tables import Case
 from jiesu.clock import Clock
 from jiesu.notify.outbox import enqueue_many, outbox_row
 from jiesu.sla.calendar import SlaConfig
-from jiesu.sla.tables import SlaTimer
-from jiesu.sla.timers import NEVER, known_timers
+from jiesu.sla.escalation import escalation_target
+from jiesu.sla.timers import NEVER, TimerStep, claim_due, retry_at, write_steps
 
 log = logging.getLogger("jiesu.sla")
 
-CLAIM_SQL = (
-    "SELECT t.id AS timer_id, t.case_id AS case_id, t.clock AS clock, t.stage AS stage, "
-    "t.due_at AS due_at, t.escalations AS escalations "
-    "FROM jiesu_sla_timer t JOIN jiesu_case c ON c.id = t.case_id "
-    "WHERE t.next_at <= {} ORDER BY t.next_at LIMIT {}"
-)
-LOCK_SQL = " FOR UPDATE OF t, c SKIP LOCKED"
-# One UPDATE for the batch's timers; reminded_at / overdue_at are kept unless this pass set them.
-_TIMER_SET = (
-    "SET stage = v.stage, next_at = v.next_at, escalations = v.escalations, "
-    "reminded_at = COALESCE(v.reminded_at, t.reminded_at), overdue_at = COALESCE(v.overdue_at, t.overdue_at)"
-)
-PG_TIMERS_SQL = (
-    f"UPDATE jiesu_sla_timer AS t {_TIMER_SET} FROM unnest({{}}::int[], {{}}::text[], {{}}::timestamptz[], "
-    "{}::int[], {}::timestamptz[], {}::timestamptz[]) "
-    "AS v(id, stage, next_at, escalations, reminded_at, overdue_at) WHERE t.id = v.id"
-)
-SQLITE_TIMERS_SQL = (
-    "UPDATE jiesu_sla_timer AS t {} FROM (SELECT column1 AS id, column2 AS stage, column3 AS next_at, "
-    "column4 AS escalations, column5 AS reminded_at, column6 AS overdue_at FROM (VALUES {})) AS v "
-    "WHERE t.id = v.id"
-)
 RETRY_AFTER = timedelta(minutes=1)
 
 
@@ -65,37 +46,16 @@ class SweepReport:
         return asdict(self)
 
 
-def escalation_target(case: dict[str, Any]) -> tuple[str, str | None] | None:
-    """(level, unit code) one level above where the case stands now; None at the top."""
-    codes = [part for part in (case["jurisdiction_path"] or "").split("/") if part]
-    district = codes[0] if codes else None
-    street = codes[1] if len(codes) > 1 else None
-    current = case["escalation_level"]
-    if current in (None, "") or current.startswith("department:"):
-        return ("street", street) if street else ("district", district)
-    if current == "street":
-        return ("district", district)
-    return None
-
-
 @dataclass
 class Batch:
     """What one batch of the pass writes at its end: outbox messages and the timers' next steps."""
 
     outbox: list[dict[str, Any]] = field(default_factory=list)  # outbox_row()s
-    # (timer id, stage, next_at, escalations, reminded_at or None, overdue_at or None)
-    timers: list[tuple[Any, ...]] = field(default_factory=list)
+    timers: list[TimerStep] = field(default_factory=list)
 
     async def write(self) -> None:
         await enqueue_many(self.outbox)
-        if not self.timers:
-            return
-        if db.is_sqlite():
-            rows = ", ".join(["({}, {}, {}, {}, {}, {})"] * len(self.timers))
-            sql = SQLITE_TIMERS_SQL.format(_TIMER_SET, rows)
-            await SlaTimer.raw(sql, *(value for row in self.timers for value in row))
-        else:
-            await SlaTimer.raw(PG_TIMERS_SQL, *(list(column) for column in zip(*self.timers, strict=True)))
+        await write_steps(self.timers)
 
 
 class Sweeper:
@@ -112,15 +72,10 @@ class Sweeper:
         recipients: dict[tuple[str, str | None], list[str]] = {}
         while True:
             async with db.write_transaction():
-                sql = CLAIM_SQL + ("" if db.is_sqlite() else LOCK_SQL)
-                timers = await SlaTimer.raw(sql, now, self.batch)
+                timers = await claim_due(now, self.batch)
                 if timers:
                     rows = await Case.select().where(Case.id.is_in([t["case_id"] for t in timers]))
                     by_id = {row["id"]: row for row in rows}
-                    known_timers().update(
-                        (t["case_id"], {"id": t["timer_id"], "clock": t["clock"], "due_at": t["due_at"]})
-                        for t in timers
-                    )
                     batch = Batch()
                     for timer in timers:
                         await self._handle(timer, by_id[timer["case_id"]], now, report, recipients, batch)
@@ -173,9 +128,7 @@ class Sweeper:
             # The case cannot take the action now; look again in a minute rather than spin in this pass.
             report.conflicts += 1
             log.warning("sweeper: case %s could not be handled; retrying later", case["id"])
-            await SlaTimer.update({SlaTimer.next_at: now + RETRY_AFTER}).where(
-                SlaTimer.id == timer["timer_id"]
-            )
+            await retry_at(timer["timer_id"], now + RETRY_AFTER)
             return
         batch.timers.append((timer["timer_id"], stage, next_at, escalations, reminded_at, overdue_at))
 

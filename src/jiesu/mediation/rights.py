@@ -1,4 +1,4 @@
-"""The personal data other domains keep about a case, for export and erasure.
+"""What mediation keeps about people, for residents' rights (jiesu.rights): export and erasure.
 
 Mediation keeps the parties' names, phones and addresses, invited helpers' names, recusal reasons and
 session notes and places: all erased with the case. Written agreements are kept as they are: the People's
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from jiesu.audit.seals import ERASED
 from jiesu.mediation.tables import MediationParty, MediationSession, Mediator, Recusal
+from jiesu.privacy import ERASED, DataSubject
 
 
-async def erase_mediation(case_id: int) -> None:
+async def erase_mediation(case: dict[str, Any]) -> None:
+    case_id = case["id"]
     await MediationParty.update(
         {
             MediationParty.name: ERASED,
@@ -34,8 +35,9 @@ async def erase_mediation(case_id: int) -> None:
     )
 
 
-async def export_mediation(username: str | None, case_ids: list[int]) -> dict[str, Any]:
+async def export_mediation(subject: DataSubject) -> dict[str, Any]:
     """The caller's own party records (in any case), and the sessions of the cases they filed."""
+    username, case_ids = subject.username, subject.case_ids
     parties = (
         await MediationParty.select().where(MediationParty.username == username).order_by(MediationParty.id)
         if username
@@ -55,7 +57,7 @@ async def export_mediation(username: str | None, case_ids: list[int]) -> dict[st
     return {"parties": parties, "sessions": sessions}
 
 
-async def unlink_mediation_user(username: str) -> None:
+async def unlink_mediation_user(username: str, _pseudonym: str) -> None:
     """A deleted account stops being linked to party records in other residents' cases.
 
     The names stay there while those cases run: the other side's mediation needs them.
