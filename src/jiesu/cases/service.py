@@ -25,6 +25,7 @@ from jiesu.accounts.service import require_jurisdiction
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.audit.chain import append_prepared, prepare_event
 from jiesu.batch_writer import batch_writer, run_in_current_transaction
+from jiesu.cases import queries
 from jiesu.cases.intake import ACCESS_CODE_ALPHABET, IntakeBatch, IntakePlan, case_defaults, tracking_number
 from jiesu.cases.schemas import CaseCreate
 from jiesu.cases.tables import Case
@@ -90,24 +91,11 @@ class CaseService:
     # ---- who may see and do what ------------------------------------------------------------
 
     def can_see(self, actor: Principal, case: dict[str, Any]) -> bool:
-        if actor.role == "admin":
-            return True
-        if actor.role == "filer":
-            return actor.case_id == case["id"]
-        if actor.role == "resident":
-            return case["filer"] == actor.username
-        if actor.role == "worker" and case["assignee"] == actor.username:
-            return True
-        if actor.role in ("worker", "dispatcher", "supervisor"):
-            return self.in_scope(actor, case["jurisdiction_path"])
-        return False
+        return queries.can_see(actor, case)
 
     @staticmethod
     def in_scope(actor: Principal, jurisdiction_path: str | None) -> bool:
-        """Staff without a jurisdiction work city-wide; the others see their subtree."""
-        if actor.jurisdiction_path is None:
-            return actor.role != "worker"
-        return bool(jurisdiction_path) and jurisdiction_path.startswith(actor.jurisdiction_path)
+        return queries.in_scope(actor, jurisdiction_path)
 
     def relations(self, actor: Principal, case: dict[str, Any]) -> set[str]:
         relations = {actor.role}
@@ -151,18 +139,7 @@ class CaseService:
 
     def visibility_clause(self, actor: Principal) -> Any:
         """The WHERE clause that limits a listing to the cases ``actor`` may see."""
-        if actor.role == "admin":
-            return Case.id > 0
-        if actor.role == "filer":
-            return Case.id == (actor.case_id or 0)
-        if actor.role == "resident":
-            return Case.filer == actor.username
-        if actor.jurisdiction_path is None:
-            return Case.id > 0 if actor.role != "worker" else Case.assignee == actor.username
-        in_subtree = Case.jurisdiction_path.like(f"{actor.jurisdiction_path}%")
-        if actor.role == "worker":
-            return in_subtree | (Case.assignee == actor.username)
-        return in_subtree
+        return queries.visible_to(actor)
 
     # ---- filing -----------------------------------------------------------------------------
 
