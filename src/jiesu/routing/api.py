@@ -32,6 +32,7 @@ from jiesu.routing.schemas import (
     WorkerUpdate,
 )
 from jiesu.routing.tables import AddressArea, RoutingDecision, RuleVersion
+from jiesu.workflow import STATES
 
 DISPATCH_ROLES = ("dispatcher", "supervisor", "admin")
 
@@ -188,7 +189,7 @@ class RoutingController(Controller):
         rows = (
             await Case.select()
             .where(cases.visibility_clause(request.user))
-            .where(Case.state.is_in(["intake", "triage", "mediation"]))
+            .where(Case.state.is_in([STATES.intake, STATES.triage, STATES.mediation]))
             .where(Case.id.is_in(flagged_ids))
             .order_by(Case.due_at)
             .limit(200)

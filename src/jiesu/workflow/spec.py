@@ -114,6 +114,9 @@ class WorkflowSpec(_Strict):
     @model_validator(mode="after")
     def _states_exist(self) -> WorkflowSpec:
         known = set(self.states)
+        for state in self.states:
+            if not re.fullmatch(r"[a-z][a-z_]*", state):
+                raise ValueError(f"state name {state!r} must be lower_snake_case")
         if self.initial not in known:
             raise ValueError(f"initial state {self.initial!r} is not in states")
         for state in self.final:

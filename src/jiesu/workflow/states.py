@@ -6,6 +6,7 @@ relies on that the YAML renames or drops fails when the workflow loads, not in a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -62,6 +63,11 @@ class CaseStates:
 
 
 NAMED_STATES = tuple(field.name for field in fields(CaseStates)[:6])
+
+
+def sql_list(states: Iterable[str]) -> str:
+    """``'a', 'b'`` for an SQL ``IN (…)``: safe, as the spec allows only lower_snake_case state names."""
+    return ", ".join(f"'{state}'" for state in states)
 
 
 def load_case_states(path: Path = SHIPPED_CASE_WORKFLOW) -> CaseStates:
