@@ -11,9 +11,12 @@ from piccolo.columns.combination import Combinable
 
 from jiesu.accounts.security import Principal
 from jiesu.cases.tables import Case
+from jiesu.routing.tables import RoutingDecision
 from jiesu.workflow import STATES
 
 DESK_ROLES = ("dispatcher", "supervisor", "admin")  # their queue is what waits on the desk
+# A flagged case needs the desk until someone handles it.
+FLAGGED_STATES = (STATES.intake, STATES.triage, STATES.mediation)
 
 
 # ---- who may see what ---------------------------------------------------------------------------
@@ -148,3 +151,19 @@ async def case_listing(
     if wanted.before_id:
         query = query.where(Case.id < wanted.before_id)
     return await query.order_by(Case.id, ascending=False).limit(limit)
+
+
+async def flagged_cases(actor: Principal, limit: int) -> list[dict[str, Any]]:
+    """The open cases the router could not place or that came back, that ``actor`` may see, nearest
+    deadline first."""
+    flagged_ids = RoutingDecision.select(RoutingDecision.case_id).where(
+        RoutingDecision.flagged == True  # noqa: E712
+    )
+    return (
+        await Case.select()
+        .where(visible_to(actor))
+        .where(Case.state.is_in(list(FLAGGED_STATES)))
+        .where(Case.id.is_in(flagged_ids))
+        .order_by(Case.due_at)
+        .limit(limit)
+    )

@@ -16,6 +16,7 @@ from litestar.datastructures import Cookie, UploadFile
 from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
 from litestar.response import Redirect, Template
 
+from jiesu.accounts.queries import active_workers
 from jiesu.accounts.security import Principal
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.cases.api import case_out
@@ -135,13 +136,7 @@ async def _workers_for(case: dict[str, Any], jurisdictions: list[dict[str, Any]]
     """Active workers who may take the case (the service's rule: same branch of the tree), for a picker."""
     paths = {j["code"]: j["path"] for j in jurisdictions}
     case_path = case["jurisdiction_path"] or ""
-    rows = (
-        await User.select(User.username, User.display_name, User.jurisdiction_code)
-        .where(
-            (User.role == "worker") & (User.active == True)  # noqa: E712
-        )
-        .order_by(User.username)
-    )
+    rows = await active_workers(User.username, User.display_name, User.jurisdiction_code)
     return [
         row
         for row in rows
