@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from jiesu.config import PROJECT_ROOT
-from jiesu.workflow import IllegalTransition, WorkflowError, load_workflow
+from jiesu.workflow import STATES, IllegalTransition, WorkflowError, load_workflow
 
 CASE_YAML = PROJECT_ROOT / "workflows" / "case.yaml"
 
@@ -90,3 +90,31 @@ def test_the_diagram_is_mermaid() -> None:
     diagram = load_workflow(CASE_YAML).mermaid()
     assert "stateDiagram-v2" in diagram
     assert "triage --> mediation: dispatch | claim" in diagram
+
+
+def test_the_state_groups_come_from_the_workflow() -> None:
+    states = load_workflow(CASE_YAML).states
+    assert states == STATES
+    assert states.final == ("closed",) and states.closed in states.final
+    assert states.open == ("intake", "triage", "mediation", "resolution", "feedback")
+    assert states.claimable == ("triage",)
+    assert states.worker_queue == ("mediation", "resolution")
+    assert states.dispatcher_queue == ("intake", "triage", "resolution")
+
+
+def test_a_group_naming_an_unknown_state_is_refused(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "worker_queue: [mediation, resolution]", "worker_queue: [mediaton, resolution]")
+    with pytest.raises(WorkflowError, match="group 'worker_queue' names unknown state 'mediaton'"):
+        load_workflow(path)
+
+
+def test_a_missing_queue_group_is_refused(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "  dispatcher_queue:", "  desk:")
+    with pytest.raises(WorkflowError, match="no state group"):
+        load_workflow(path)
+
+
+def test_a_state_the_code_names_must_stay_in_the_workflow(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "final: [closed]", "final: [feedback]")
+    with pytest.raises(WorkflowError, match="'closed' in final"):
+        load_workflow(path)

@@ -145,3 +145,72 @@ async def test_the_dashboard_shows_rising_hot_spots_and_daily_contact_times(
     times = html.split('id="times-h"')[1].split("</section>")[0]
     day = r'<th scope="row">2026-11-10</th>' + r"<td[^>]*>([^<]+)</td>" * 3
     assert re.findall(day, times) == [("2", "1.00", "3.00")]
+
+
+async def _page_queue(api: Api, username: str) -> list[int]:
+    await web_login(api.client, username)
+    html = (await api.client.get("/web/work")).text
+    return [int(case_id) for case_id in re.findall(r'/web/cases/(\d+)"><strong>', html)]
+
+
+async def _api_queue(api: Api, username: str, query: str = "") -> list[int]:
+    response = await api.as_user(username, "GET", f"/api/queue{query}")
+    assert response.status_code == 200, response.text
+    cases = response.json()
+    by_urgency = sorted(
+        cases,
+        key=lambda c: (c["priority"] != "urgent", datetime.fromisoformat(c["deadlines"]["current"]), c["id"]),
+    )
+    assert cases == by_urgency  # urgent first, then the nearest deadline, then the older case
+    return [case["id"] for case in cases]
+
+
+async def _mixed_queue(api: Api, clock: FakeClock) -> dict[str, int]:
+    """Cases of every kind a queue sorts: urgent and normal, near and far deadlines, equal keys,
+    assigned to w1 or to someone else, claimable in w1's community or outside it, waiting on the desk."""
+    ids: dict[str, int] = {}
+    for name, priority in (
+        ("old_normal", "normal"),
+        ("old_urgent", "urgent"),
+        ("twin_a", "normal"),
+        ("twin_b", "normal"),
+    ):
+        ids[name] = (await api.file("alice", title=name, priority=priority))["id"]
+    clock.now += timedelta(hours=1)
+    for name, priority in (("new_normal", "normal"), ("new_urgent", "urgent"), ("w2s", "normal")):
+        ids[name] = (await api.file("alice", title=name, priority=priority))["id"]
+    ids["elsewhere"] = (await api.file("alice", title="elsewhere", jurisdiction_code="C3"))["id"]
+    for name in ("old_normal", "new_urgent", "twin_b"):
+        assert (await api.act("w1", ids[name], "claim")).status_code == 200
+    assert (await api.act("w2", ids["w2s"], "claim")).status_code == 200
+    assert (await api.act("disp", ids["twin_a"], "dispatch", assignee="w1")).status_code == 200
+    resolved = await api.act("w1", ids["twin_b"], "resolve", outcome="resolved", summary="Done")
+    assert resolved.status_code == 200  # resolution: still in w1's queue and on the desk
+    return ids
+
+
+async def test_the_api_and_the_page_give_a_worker_the_same_queue(timed: tuple[Api, FakeClock]) -> None:
+    api, clock = timed
+    ids = await _mixed_queue(api, clock)
+    page = await _page_queue(api, "w1")
+    assert page == await _api_queue(api, "w1", "?claimable=true")
+    assert set(page) == {
+        ids[n] for n in ("old_normal", "old_urgent", "twin_a", "twin_b", "new_normal", "new_urgent")
+    }
+    # urgent first, then the nearest deadline; equal keys by the older case
+    assert page.index(ids["old_urgent"]) < page.index(ids["new_urgent"]) < page.index(ids["old_normal"])
+    assert page.index(ids["twin_a"]) < page.index(ids["twin_b"])
+    claimable = {ids["old_urgent"], ids["new_normal"]}
+    assert await _api_queue(api, "w1") == [case_id for case_id in page if case_id not in claimable]
+
+
+@pytest.mark.parametrize("username", ["disp", "sup"])
+async def test_the_api_and_the_page_give_the_desk_the_same_queue(
+    timed: tuple[Api, FakeClock], username: str
+) -> None:
+    api, clock = timed
+    ids = await _mixed_queue(api, clock)
+    page = await _page_queue(api, username)
+    assert page == await _api_queue(api, username) == await _api_queue(api, username, "?claimable=true")
+    assert ids["twin_b"] in page and ids["new_urgent"] not in page  # resolution waits on the desk
+    assert page[0] == ids["old_urgent"]

@@ -20,6 +20,7 @@ from jiesu.accounts.auth import issue_token, optional_principal
 from jiesu.accounts.security import Principal
 from jiesu.audit.tables import CaseEvent
 from jiesu.audit.texts import reveal_events
+from jiesu.cases.queries import CaseFilter, case_listing, work_queue
 from jiesu.cases.schemas import (
     CaseCreate,
     CaseOut,
@@ -32,7 +33,6 @@ from jiesu.cases.schemas import (
     TrackResponse,
 )
 from jiesu.cases.service import CaseService, decode_cursor, encode_cursor
-from jiesu.cases.tables import Case
 from jiesu.errors import OPEN_TO_ANONYMOUS, CaseConflict, Unprocessable
 from jiesu.limits.input import MAX_ID
 from jiesu.privacy import mask_name, mask_phone
@@ -142,22 +142,15 @@ class CaseController(Controller):
     ) -> CasePage:
         actor = request.user
         now = cases.clock()
-        query = Case.select().where(cases.visibility_clause(actor))
-        if state_filter:
-            query = query.where(Case.state == state_filter)
-        if assignee:
-            query = query.where(Case.assignee == assignee)
-        if category:
-            query = query.where(Case.category == category)
-        if jurisdiction:
-            query = query.where(Case.jurisdiction_path.like(f"%/{jurisdiction.replace('%', '')}/%"))
-        if overdue is not None:
-            late = (Case.due_at < now) & (Case.state != "closed")
-            on_time = (Case.due_at >= now) | Case.due_at.is_null() | (Case.state == "closed")
-            query = query.where(late if overdue else on_time)
-        if cursor:
-            query = query.where(Case.id < decode_cursor(cursor))
-        rows = await query.order_by(Case.id, ascending=False).limit(limit + 1)
+        wanted = CaseFilter(
+            state=state_filter,
+            assignee=assignee,
+            jurisdiction=jurisdiction,
+            category=category,
+            overdue=overdue,
+            before_id=decode_cursor(cursor) if cursor else None,
+        )
+        rows = await case_listing(actor, wanted, now, limit + 1)
         items = [case_model(cases, actor, row, now) for row in rows[:limit]]
         next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
         return CasePage(items=items, next_cursor=next_cursor)
@@ -211,7 +204,7 @@ class QueueController(Controller):
 
     @get(
         "/",
-        summary="The caller's work, nearest deadline first (urgent first on a tie)",
+        summary="The caller's work: urgent first, then the nearest deadline (the order of /web/work)",
         raises=[NotAuthorizedException],
     )
     async def queue(
@@ -219,20 +212,12 @@ class QueueController(Controller):
         request: Request[Principal, Any, Any],
         cases: CaseService,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 100,
+        claimable: Annotated[
+            bool, Parameter(description="a worker's queue also lists the unassigned cases they may claim")
+        ] = False,
     ) -> list[CaseOut]:
         actor = request.user
-        query = Case.select()
-        if actor.role == "worker":
-            query = query.where(
-                (Case.assignee == actor.username) & Case.state.is_in(["mediation", "resolution"])
-            )
-        elif actor.role in ("dispatcher", "supervisor", "admin"):
-            query = query.where(cases.visibility_clause(actor)).where(
-                Case.state.is_in(["intake", "triage", "resolution"])
-            )
-        else:
-            query = query.where(cases.visibility_clause(actor)).where(Case.state != "closed")
-        rows = await query.order_by(Case.due_at).order_by(Case.priority, ascending=False).limit(limit)
+        rows = await work_queue(actor, limit, with_claimable=claimable)
         now = cases.clock()
         items = [case_model(cases, actor, row, now) for row in rows]
         briefs = await request.app.state.mediation.briefs(rows)

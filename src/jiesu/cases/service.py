@@ -25,6 +25,7 @@ from jiesu.accounts.service import require_jurisdiction
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.audit.chain import append_prepared, prepare_event
 from jiesu.batch_writer import batch_writer, run_in_current_transaction
+from jiesu.cases import queries
 from jiesu.cases.intake import ACCESS_CODE_ALPHABET, IntakeBatch, IntakePlan, case_defaults, tracking_number
 from jiesu.cases.schemas import CaseCreate
 from jiesu.cases.tables import Case
@@ -37,7 +38,7 @@ from jiesu.routing.router import count_return
 from jiesu.sla import extensions
 from jiesu.sla.deadlines import current_due, feedback_deadline, initial_deadlines
 from jiesu.sla.timers import track
-from jiesu.workflow import IllegalTransition, Workflow
+from jiesu.workflow import STATES, IllegalTransition, Workflow, WorkflowError
 
 if TYPE_CHECKING:
     from jiesu.routing.router import Router
@@ -65,7 +66,10 @@ class CaseService:
         router: Router | None = None,
         sla: SlaConfig | None = None,
     ) -> None:
+        if workflow.states != STATES:
+            raise WorkflowError("the case workflow must keep the states and groups of workflows/case.yaml")
         self.workflow = workflow
+        self.states = workflow.states
         self.catalogue = catalogue
         self._secret = secret_key.encode()
         self.clock = clock
@@ -90,24 +94,11 @@ class CaseService:
     # ---- who may see and do what ------------------------------------------------------------
 
     def can_see(self, actor: Principal, case: dict[str, Any]) -> bool:
-        if actor.role == "admin":
-            return True
-        if actor.role == "filer":
-            return actor.case_id == case["id"]
-        if actor.role == "resident":
-            return case["filer"] == actor.username
-        if actor.role == "worker" and case["assignee"] == actor.username:
-            return True
-        if actor.role in ("worker", "dispatcher", "supervisor"):
-            return self.in_scope(actor, case["jurisdiction_path"])
-        return False
+        return queries.can_see(actor, case)
 
     @staticmethod
     def in_scope(actor: Principal, jurisdiction_path: str | None) -> bool:
-        """Staff without a jurisdiction work city-wide; the others see their subtree."""
-        if actor.jurisdiction_path is None:
-            return actor.role != "worker"
-        return bool(jurisdiction_path) and jurisdiction_path.startswith(actor.jurisdiction_path)
+        return queries.in_scope(actor, jurisdiction_path)
 
     def relations(self, actor: Principal, case: dict[str, Any]) -> set[str]:
         relations = {actor.role}
@@ -150,19 +141,8 @@ class CaseService:
         return case
 
     def visibility_clause(self, actor: Principal) -> Any:
-        """The WHERE clause that limits a listing to the cases ``actor`` may see."""
-        if actor.role == "admin":
-            return Case.id > 0
-        if actor.role == "filer":
-            return Case.id == (actor.case_id or 0)
-        if actor.role == "resident":
-            return Case.filer == actor.username
-        if actor.jurisdiction_path is None:
-            return Case.id > 0 if actor.role != "worker" else Case.assignee == actor.username
-        in_subtree = Case.jurisdiction_path.like(f"{actor.jurisdiction_path}%")
-        if actor.role == "worker":
-            return in_subtree | (Case.assignee == actor.username)
-        return in_subtree
+        """The WHERE clause that limits a listing to the cases ``actor`` may see (``queries.visible_to``)."""
+        return queries.visible_to(actor)
 
     # ---- filing -----------------------------------------------------------------------------
 
@@ -278,7 +258,7 @@ class CaseService:
             "jurisdiction_path": jurisdiction["path"] if jurisdiction else None,
             "priority": priority,
             "complexity": complexity,
-            "state": "intake",
+            "state": self.states.initial,
             "version": 1,
             "filer": resident.username if resident else None,
             "channel": channel,
@@ -297,7 +277,7 @@ class CaseService:
         plan = IntakePlan(case, [self.event(filer, {**case, "state": None}, case, "file", fields, now)], now)
         plan.key = scoped_key
         if category is not None and jurisdiction is not None:
-            plan.case = self.apply(case, self.workflow.fire("intake", "accept", {}), {}, now)
+            plan.case = self.apply(case, self.workflow.fire(self.states.initial, "accept", {}), {}, now)
             plan.events.append(self.event(SYSTEM, case, plan.case, "accept", {}, now))
             plan.accepted = True
             if self.router is not None:
@@ -423,16 +403,17 @@ class CaseService:
         """What entering ``new_state`` sets, whatever the action."""
         if new_state == case["state"]:  # staying in a state (e.g. record_performance) is not entering it
             return {}
-        if case["state"] == "mediation" and extensions.is_pending(case):  # the request lapses
+        states = self.states
+        if case["state"] == states.mediation and extensions.is_pending(case):  # the request lapses
             lapsed = {**case, **extensions.NO_REQUEST}
             return {**extensions.NO_REQUEST, **self._state_entry(lapsed, new_state, now)}
-        if new_state == "closed":
+        if not states.is_open(new_state):
             return {"closed_at": now}
-        if new_state == "feedback":
+        if new_state == states.feedback:
             calendar = self.sla.calendar if self.sla else None
             return {"feedback_due": feedback_deadline(self.workflow.spec.clocks, now, calendar)}
-        if new_state == "mediation" and case["state"] in ("resolution", "feedback"):
-            reopened = case["state"] == "feedback"
+        if new_state == states.mediation and case["state"] in (states.resolution, states.feedback):
+            reopened = case["state"] == states.feedback
             return {
                 "resolved_at": None,
                 "outcome": None,
@@ -527,7 +508,7 @@ class CaseService:
             )
             if target is None or target["id"] == case["id"] or not self.can_see(actor, target):
                 raise field_error("into", "no other case with this id that you can see")
-            if target["state"] == "closed":
+            if not self.states.is_open(target["state"]):
                 raise field_error("into", "cannot merge into a closed case")
             changes["merged_into"] = target["id"]
         elif action == "return_order":
@@ -556,7 +537,7 @@ class CaseService:
             messages.append(("case.handler", filer, {**base, "assignee": case["assignee"]}))
         if action == "approve":
             messages.append(("case.feedback_requested", filer, {**base, "outcome": case["outcome"]}))
-        if case["state"] == "closed" and case["closed_at"] == now:  # closed by this change
+        if not STATES.is_open(case["state"]) and case["closed_at"] == now:  # closed by this change
             messages.append(("case.closed", filer, {**base, "outcome": case["outcome"]}))
         return messages
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from jiesu.accounts.auth import require_roles
 from jiesu.accounts.tables import Jurisdiction
+from jiesu.cases.queries import is_closed, is_open
 from jiesu.cases.schemas import CaseCreate, Contact
 from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
@@ -159,9 +160,9 @@ class Open311Controller(Controller):
         if statuses - {"open", "closed"}:
             raise Open311Error(400, "status: must be open, closed or both")
         if statuses == {"open"}:
-            query = query.where(Case.state != "closed")
+            query = query.where(is_open())
         elif statuses == {"closed"}:
-            query = query.where(Case.state == "closed")
+            query = query.where(is_closed())
         return query
 
     @staticmethod

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from jiesu.routing.catalogue import Catalogue, Category
+from jiesu.workflow import STATES
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-23T00:00:00Z"
@@ -35,11 +36,11 @@ DISPUTE_ATTRIBUTES: list[dict[str, Any]] = [
 ]
 
 STATE_NOTES = {
-    "intake": "received; waiting to be accepted",
-    "triage": "accepted; being assigned to a community worker",
-    "mediation": "being handled",
-    "resolution": "a resolution is recorded and under review",
-    "feedback": "resolved; waiting for the resident's feedback",
+    STATES.intake: "received; waiting to be accepted",
+    STATES.triage: "accepted; being assigned to a community worker",
+    STATES.mediation: "being handled",
+    STATES.resolution: "a resolution is recorded and under review",
+    STATES.feedback: "resolved; waiting for the resident's feedback",
 }
 
 
@@ -64,12 +65,12 @@ def definition_out(category: Category) -> dict[str, Any]:
 
 
 def status_notes(case: dict[str, Any]) -> str:
-    if case["state"] == "closed":
+    if not STATES.is_open(case["state"]):
         if case["merged_into"]:
             return "closed: merged with another request about the same matter"
         return f"closed: {case['outcome'] or 'done'}"
     note = STATE_NOTES.get(case["state"], case["state"])
-    if case["state"] == "mediation" and case["reopen_count"]:
+    if case["state"] == STATES.mediation and case["reopen_count"]:
         note += " again after the resident was not satisfied"
     return note
 
@@ -82,7 +83,7 @@ def request_out(case: dict[str, Any], catalogue: Catalogue, agencies: dict[str, 
     """
     category = catalogue.get(case["category"]) if case["category"] else None
     public_address = category is not None and not category.dispute
-    closed = case["state"] == "closed"
+    closed = not STATES.is_open(case["state"])
     return {
         "service_request_id": case["tracking_no"],
         "status": "closed" if closed else "open",

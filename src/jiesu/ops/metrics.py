@@ -16,9 +16,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from jiesu.cases.queries import overdue_at
 from jiesu.cases.tables import Case
 from jiesu.config import prometheus_multiproc_dir_from_env
 from jiesu.notify.tables import OutboxMessage
+from jiesu.sla.deadlines import running_clock
+from jiesu.workflow import STATES
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LEVEL_BY_DEPTH = {1: "district", 2: "street", 3: "community", 4: "grid"}
@@ -74,14 +77,6 @@ def handling_level(jurisdiction_path: str | None, escalation_level: str | None) 
     return LEVEL_BY_DEPTH.get(depth, "community")
 
 
-def overdue_clock(state: str, responded: bool) -> str:
-    if state == "feedback":
-        return "feedback"
-    if state in ("intake", "triage") or not responded:
-        return "response"
-    return "resolution"
-
-
 async def case_families(states: Iterable[str], now: datetime) -> list[Metric]:
     by_state = GaugeMetricFamily("jiesu_cases", "Cases by state", labels=["state"])
     counts = {state: 0 for state in states}
@@ -97,14 +92,14 @@ async def case_families(states: Iterable[str], now: datetime) -> list[Metric]:
     )
     rows = (
         await Case.select(Case.jurisdiction_path, Case.escalation_level, Case.state, Case.responded_at)
-        .where((Case.state != "closed") & (Case.due_at < now))
+        .where(overdue_at(now))
         .limit(100_000)
     )
     tally: dict[tuple[str, str], int] = {}
     for row in rows:
         key = (
             handling_level(row["jurisdiction_path"], row["escalation_level"]),
-            overdue_clock(row["state"], row["responded_at"] is not None),
+            running_clock(row) or "",
         )
         tally[key] = tally.get(key, 0) + 1
     for (level, clock), count in sorted(tally.items()):
@@ -137,7 +132,7 @@ async def sweeper_lag_seconds(now: datetime) -> float:
     """
     first = (
         await Case.select(Case.feedback_due)
-        .where((Case.state == "feedback") & (Case.feedback_due < now))
+        .where((Case.state == STATES.feedback) & (Case.feedback_due < now))
         .order_by(Case.feedback_due)
         .first()
     )

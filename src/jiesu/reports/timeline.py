@@ -9,6 +9,7 @@ from typing import Any
 from jiesu.audit.tables import CaseEvent
 from jiesu.audit.texts import reveal_events
 from jiesu.reports.sql import as_datetime
+from jiesu.workflow import STATES
 from jiesu.workflow.spec import ClocksSpec
 
 
@@ -120,7 +121,7 @@ def _extensions(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
                 decided_by=event["actor"],
                 decision_reason=fields.get("note" if approved else "reason"),
             )
-        elif open_request and event["from_state"] == "mediation" and event["to_state"] != "mediation":
+        elif open_request and _leaves(event, STATES.mediation):
             open_request.update(status="lapsed", decided_at=at)
         if action in ("extend", "approve_extension"):
             extensions.append(
@@ -138,19 +139,25 @@ def _extensions(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     return extensions, requests
 
 
+def _enters(event: dict[str, Any], state: str) -> bool:
+    return event["to_state"] == state and event["from_state"] != state
+
+
+def _leaves(event: dict[str, Any], state: str) -> bool:
+    return event["from_state"] == state and event["to_state"] != state
+
+
 def _feedback_clock(
     events: list[dict[str, Any]], case: dict[str, Any], clocks: ClocksSpec, now: datetime
 ) -> dict[str, Any]:
     """The latest feedback round: from the approval to the rating (or the automatic close)."""
-    rounds = [
-        i for i, e in enumerate(events) if e["to_state"] == "feedback" and e["from_state"] != "feedback"
-    ]
+    rounds = [i for i, e in enumerate(events) if _enters(e, STATES.feedback)]
     if not rounds:
         return _clock("feedback", None, None, None, None, now, rounds=0)
     start_event = events[rounds[-1]]
     started = as_datetime(start_event["created_at"])
     assert started is not None
     due = started + clocks.feedback
-    stop = next((e for e in events[rounds[-1] + 1 :] if e["from_state"] == "feedback"), None)
+    stop = next((e for e in events[rounds[-1] + 1 :] if e["from_state"] == STATES.feedback), None)
     stopped = as_datetime(stop["created_at"]) if stop else None
     return _clock("feedback", started, due, stopped, None, now, rounds=len(rounds))

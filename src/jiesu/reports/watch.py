@@ -8,10 +8,12 @@ from typing import Any
 from jiesu.accounts.tables import Jurisdiction
 from jiesu.privacy import mask_name, mask_phone
 from jiesu.reports.sql import NOT_EXCLUDED, Scope, Where, as_datetime, fetch
+from jiesu.workflow import STATES
+from jiesu.workflow.states import sql_list
 
 # The clock a case is running now: mirrors jiesu.sla.deadlines.current_due, which sets due_at.
-CURRENT_CLOCK = """CASE WHEN c.state = 'feedback' THEN 'feedback'
-  WHEN c.state IN ('intake', 'triage') OR c.responded_at IS NULL THEN 'response'
+CURRENT_CLOCK = f"""CASE WHEN c.state = '{STATES.feedback}' THEN 'feedback'
+  WHEN c.state IN ({sql_list([STATES.intake, STATES.triage])}) OR c.responded_at IS NULL THEN 'response'
   ELSE 'resolution' END"""
 
 OVERDUE_COUNTS = f"""
@@ -33,7 +35,7 @@ LEVELS = ("district", "street", "community", "grid")
 
 
 def open_cases(scope: Scope, soon: datetime) -> Where:
-    where = Where().plus("c.state <> 'closed'").plus("c.due_at < {}", soon)
+    where = Where().plus(f"c.state NOT IN ({sql_list(STATES.final)})").plus("c.due_at < {}", soon)
     return scope.apply(where)
 
 

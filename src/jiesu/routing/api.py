@@ -10,12 +10,13 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from piccolo.query.functions.aggregate import Count, Sum
 
 from jiesu.accounts.auth import require_roles
+from jiesu.accounts.queries import active_workers, jurisdiction_paths
 from jiesu.accounts.security import Principal
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.cases.api import case_model
+from jiesu.cases.queries import flagged_cases
 from jiesu.cases.schemas import CaseOut
 from jiesu.cases.service import CaseService
-from jiesu.cases.tables import Case
 from jiesu.db import write_transaction
 from jiesu.errors import field_error
 from jiesu.routing.router import Router
@@ -35,6 +36,7 @@ from jiesu.routing.schemas import (
 from jiesu.routing.tables import AddressArea, RoutingDecision, RuleVersion
 
 DISPATCH_ROLES = ("dispatcher", "supervisor", "admin")
+FLAGGED_LIMIT = 200
 
 
 def provide_router(state: State) -> Router:
@@ -183,17 +185,7 @@ class RoutingController(Controller):
         summary="Cases the router could not place or that came back: the dispatchers' attention list",
     )
     async def flagged(self, request: Request[Principal, Any, Any], cases: CaseService) -> list[CaseOut]:
-        flagged_ids = RoutingDecision.select(RoutingDecision.case_id).where(
-            RoutingDecision.flagged == True  # noqa: E712
-        )
-        rows = (
-            await Case.select()
-            .where(cases.visibility_clause(request.user))
-            .where(Case.state.is_in(["intake", "triage", "mediation"]))
-            .where(Case.id.is_in(flagged_ids))
-            .order_by(Case.due_at)
-            .limit(200)
-        )
+        rows = await flagged_cases(request.user, FLAGGED_LIMIT)
         now = cases.clock()
         return [case_model(cases, request.user, row, now) for row in rows]
 
@@ -210,11 +202,8 @@ class WorkerController(Controller):
     async def list_workers(
         self, request: Request[Principal, Any, Any], router: Router, cases: CaseService
     ) -> list[WorkerOut]:
-        active_workers = (User.role == "worker") & (User.active == True)  # noqa: E712
-        rows = await User.select().where(active_workers).order_by(User.username)
-        homes = {
-            r["code"]: r["path"] for r in await Jurisdiction.select(Jurisdiction.code, Jurisdiction.path)
-        }
+        rows = await active_workers()
+        homes = await jurisdiction_paths()
         visible = [r for r in rows if cases.in_scope(request.user, homes.get(r["jurisdiction_code"] or ""))]
         _, rules = await router.current()
         loads = await router.worker_loads([r["username"] for r in visible], rules)

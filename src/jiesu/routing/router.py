@@ -24,12 +24,15 @@ from jiesu.routing.catalogue import Catalogue
 from jiesu.routing.geo import contains
 from jiesu.routing.rules import WILDCARD, Rule, RuleSet, unknown_categories
 from jiesu.routing.tables import AddressArea, RoutingDecision, RuleVersion
+from jiesu.workflow import STATES
+from jiesu.workflow.states import sql_list
 
-OPEN_STATES = ("triage", "mediation", "resolution")
+# The states in which an assigned case counts towards its worker's load.
+LOAD_STATES = (STATES.triage, *STATES.worker_queue)
 # The open cases of some workers by priority (the workers' names fill the IN list).
 OPEN_LOAD_SQL = (
     "SELECT assignee, priority, COUNT(*) AS count FROM jiesu_case"
-    " WHERE assignee IN ({names}) AND state IN ('triage', 'mediation', 'resolution')"
+    f" WHERE assignee IN ({{names}}) AND state IN ({sql_list(LOAD_STATES)})"
     " GROUP BY assignee, priority"
 )
 RULES_EVENT_CASE_ID = 0  # audit events about the routing rules, not about one case

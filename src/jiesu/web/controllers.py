@@ -16,11 +16,12 @@ from litestar.datastructures import Cookie, UploadFile
 from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
 from litestar.response import Redirect, Template
 
+from jiesu.accounts.queries import active_workers
 from jiesu.accounts.security import Principal
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.cases.api import case_out
+from jiesu.cases.queries import filed_by, work_queue
 from jiesu.cases.service import CaseService
-from jiesu.cases.tables import Case
 from jiesu.clock import Clock
 from jiesu.db import write_transaction
 from jiesu.errors import CaseConflict
@@ -61,6 +62,7 @@ from jiesu.web.uploads import Photo, UploadRejected, read_photo, save_photo, sto
 
 FILERS = ("resident", "dispatcher")
 QUEUE_ROLES = ("worker", "dispatcher", "supervisor", "admin")
+PAGE_QUEUE_LIMIT = 200
 DASHBOARD_ROLES = ("supervisor", "dispatcher", "admin")
 HOME_BY_ROLE = {
     "resident": f"{PREFIX}/my",
@@ -134,13 +136,7 @@ async def _workers_for(case: dict[str, Any], jurisdictions: list[dict[str, Any]]
     """Active workers who may take the case (the service's rule: same branch of the tree), for a picker."""
     paths = {j["code"]: j["path"] for j in jurisdictions}
     case_path = case["jurisdiction_path"] or ""
-    rows = (
-        await User.select(User.username, User.display_name, User.jurisdiction_code)
-        .where(
-            (User.role == "worker") & (User.active == True)  # noqa: E712
-        )
-        .order_by(User.username)
-    )
+    rows = await active_workers(User.username, User.display_name, User.jurisdiction_code)
     return [
         row
         for row in rows
@@ -306,7 +302,7 @@ class ResidentPages(Controller):
     async def my_cases(self, request: Request) -> Template:
         user = session_user(request)
         assert user is not None
-        rows = await Case.select().where(Case.filer == user.username).order_by(Case.id, ascending=False)
+        rows = await filed_by(user.username)
         return render(request, "my.html", cases=rows)
 
 
@@ -461,16 +457,7 @@ class StaffPages(Controller):
         actor = session_user(request)
         assert actor is not None
         now = cases.clock()
-        query = Case.select().where(cases.visibility_clause(actor))
-        if actor.role == "worker":
-            mine = (Case.assignee == actor.username) & Case.state.is_in(["mediation", "resolution"])
-            claimable = Case.assignee.is_null() & (Case.state == "triage")
-            query = query.where(mine | claimable)
-        else:
-            query = query.where(Case.state.is_in(["intake", "triage", "resolution"]))
-        rows = await query.order_by(Case.priority, ascending=False).order_by(Case.due_at).limit(200)
-        if actor.role == "worker":
-            rows = [r for r in rows if r["assignee"] or cases.in_scope(actor, r["jurisdiction_path"])]
+        rows = await work_queue(actor, PAGE_QUEUE_LIMIT, with_claimable=True)
         items = [case_out(cases, actor, row, now) for row in rows]
         soon = now + timedelta(hours=24)
         counters = {

@@ -6,14 +6,15 @@ Codes that are not listed here (an action another part of jiesu adds later) are 
 from __future__ import annotations
 
 from jiesu.web.i18n import N_
+from jiesu.workflow import STATES as CASE
 
 STATES = {
-    "intake": N_("Received"),
-    "triage": N_("Being routed"),
-    "mediation": N_("Being handled"),
-    "resolution": N_("Result under review"),
-    "feedback": N_("Waiting for your rating"),
-    "closed": N_("Closed"),
+    CASE.intake: N_("Received"),
+    CASE.triage: N_("Being routed"),
+    CASE.mediation: N_("Being handled"),
+    CASE.resolution: N_("Result under review"),
+    CASE.feedback: N_("Waiting for your rating"),
+    CASE.closed: N_("Closed"),
 }
 
 KINDS = {

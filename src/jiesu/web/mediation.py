@@ -20,6 +20,7 @@ from jiesu.mediation.service import MediationService
 from jiesu.web.forms import FormErrors
 from jiesu.web.i18n import N_
 from jiesu.web.messages import NOT_A_TIME, REQUIRED, Msg, from_pydantic
+from jiesu.workflow import STATES
 
 SIDES = {
     "applicant": N_("Applicant"),
@@ -131,7 +132,8 @@ def _form(name: str, *fields: Field) -> MediationForm:
 
 def available_forms(summary: s.MediationSummary, case: dict[str, Any], when: Any) -> list[MediationForm]:
     """The forms the service accepts now, in the order a mediation goes."""
-    forms = _mediating_forms(summary, case, when) if case["state"] in ("triage", "mediation") else []
+    mediating = case["state"] in (STATES.triage, STATES.mediation)
+    forms = _mediating_forms(summary, case, when) if mediating else []
     return forms + _follow_up_forms(summary)
 
 
@@ -169,7 +171,7 @@ def _mediating_forms(summary: s.MediationSummary, case: dict[str, Any], when: An
                 Field("note", N_("Note"), "textarea", required=False),
             )
         )
-    if state != "mediation":
+    if state != STATES.mediation:
         return forms
     forms.append(
         _form(

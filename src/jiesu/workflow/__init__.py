@@ -2,5 +2,6 @@
 
 from jiesu.workflow.machine import IllegalTransition, Workflow
 from jiesu.workflow.spec import WorkflowError, load_workflow
+from jiesu.workflow.states import STATES, CaseStates
 
-__all__ = ["IllegalTransition", "Workflow", "WorkflowError", "load_workflow"]
+__all__ = ["STATES", "CaseStates", "IllegalTransition", "Workflow", "WorkflowError", "load_workflow"]

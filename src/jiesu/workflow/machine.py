@@ -19,6 +19,7 @@ from transitions import Machine
 from transitions.core import Condition
 
 from jiesu.workflow.spec import FieldSpec, WorkflowSpec
+from jiesu.workflow.states import CaseStates
 
 
 class IllegalTransition(Exception):
@@ -87,6 +88,7 @@ class Workflow:
     spec: WorkflowSpec
     machine: Machine
     bodies: dict[str, type[ActionBody]]
+    states: CaseStates
     _actions_from: dict[str, list[str]] = field(default_factory=dict)  # the machine never changes
 
     @classmethod
@@ -100,7 +102,7 @@ class Workflow:
             ignore_invalid_triggers=False,
         )
         bodies = {name: _body_model(name, a.fields) for name, a in spec.actions.items()}
-        return cls(spec=spec, machine=machine, bodies=bodies)
+        return cls(spec=spec, machine=machine, bodies=bodies, states=CaseStates.of(spec))
 
     @staticmethod
     def machine_transitions(spec: WorkflowSpec) -> list[dict[str, Any]]:

@@ -104,6 +104,8 @@ class WorkflowSpec(_Strict):
     kind: str
     initial: str
     final: list[str] = []
+    # Named groups of states the code refers to (the queues), so no state is spelled in the code.
+    groups: dict[str, list[str]] = {}
     max_reopens: int = Field(default=2, ge=0)
     states: list[str] = Field(min_length=2)
     clocks: ClocksSpec
@@ -112,8 +114,18 @@ class WorkflowSpec(_Strict):
     @model_validator(mode="after")
     def _states_exist(self) -> WorkflowSpec:
         known = set(self.states)
+        for state in self.states:
+            if not re.fullmatch(r"[a-z][a-z_]*", state):
+                raise ValueError(f"state name {state!r} must be lower_snake_case")
         if self.initial not in known:
             raise ValueError(f"initial state {self.initial!r} is not in states")
+        for state in self.final:
+            if state not in known:
+                raise ValueError(f"final state {state!r} is not in states")
+        for group, members in self.groups.items():
+            for state in members:
+                if state not in known:
+                    raise ValueError(f"group {group!r} names unknown state {state!r}")
         for name, action in self.actions.items():
             if not re.fullmatch(r"[a-z][a-z_]*", name):
                 raise ValueError(f"action name {name!r} must be lower_snake_case")

@@ -1,0 +1,169 @@
+"""The case listings, in one place for the API and the pages: what an actor may see, the work queue,
+a resident's own cases, open and closed. States come from the workflow (``STATES``), never literals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from piccolo.columns.combination import Combinable
+
+from jiesu.accounts.security import Principal
+from jiesu.cases.tables import Case
+from jiesu.routing.tables import RoutingDecision
+from jiesu.workflow import STATES
+
+DESK_ROLES = ("dispatcher", "supervisor", "admin")  # their queue is what waits on the desk
+# A flagged case needs the desk until someone handles it.
+FLAGGED_STATES = (STATES.intake, STATES.triage, STATES.mediation)
+
+
+# ---- who may see what ---------------------------------------------------------------------------
+
+
+def in_scope(actor: Principal, jurisdiction_path: str | None) -> bool:
+    """Staff without a jurisdiction work city-wide; the others see their subtree."""
+    if actor.jurisdiction_path is None:
+        return actor.role != "worker"
+    return bool(jurisdiction_path) and jurisdiction_path.startswith(actor.jurisdiction_path)
+
+
+def can_see(actor: Principal, case: dict[str, Any]) -> bool:
+    """``visible_to`` for one case in memory."""
+    if actor.role == "admin":
+        return True
+    if actor.role == "filer":
+        return actor.case_id == case["id"]
+    if actor.role == "resident":
+        return case["filer"] == actor.username
+    if actor.role == "worker" and case["assignee"] == actor.username:
+        return True
+    if actor.role in ("worker", "dispatcher", "supervisor"):
+        return in_scope(actor, case["jurisdiction_path"])
+    return False
+
+
+def visible_to(actor: Principal) -> Combinable:
+    """The WHERE clause that limits a listing to the cases ``actor`` may see (``can_see`` in SQL)."""
+    if actor.role == "admin":
+        return Case.id > 0
+    if actor.role == "filer":
+        return Case.id == (actor.case_id or 0)
+    if actor.role == "resident":
+        return Case.filer == actor.username
+    if actor.jurisdiction_path is None:
+        return Case.id > 0 if actor.role != "worker" else Case.assignee == actor.username
+    in_subtree = Case.jurisdiction_path.like(f"{actor.jurisdiction_path}%")
+    if actor.role == "worker":
+        return in_subtree | (Case.assignee == actor.username)
+    return in_subtree
+
+
+# ---- open and closed ----------------------------------------------------------------------------
+
+
+def is_open() -> Combinable:
+    return Case.state.not_in(list(STATES.final))
+
+
+def is_closed() -> Combinable:
+    return Case.state.is_in(list(STATES.final))
+
+
+def overdue_at(now: datetime) -> Combinable:
+    """Open cases whose current deadline has passed."""
+    return (Case.due_at < now) & is_open()
+
+
+def on_time_at(now: datetime) -> Combinable:
+    """Every case ``overdue_at`` leaves out."""
+    return (Case.due_at >= now) | Case.due_at.is_null() | is_closed()
+
+
+# ---- the work queue -----------------------------------------------------------------------------
+
+
+def queue_clause(actor: Principal, with_claimable: bool) -> Combinable:
+    """The cases in ``actor``'s queue: a worker's own cases (and, ``with_claimable``, the unassigned ones
+    they may claim), what waits on the desk for dispatchers and supervisors, anyone else's open cases."""
+    if actor.role == "worker":
+        mine = (Case.assignee == actor.username) & Case.state.is_in(list(STATES.worker_queue))
+        if not with_claimable:
+            return mine
+        claimable = Case.assignee.is_null() & Case.state.is_in(list(STATES.claimable))
+        return mine | (claimable & visible_to(actor))
+    if actor.role in DESK_ROLES:
+        return visible_to(actor) & Case.state.is_in(list(STATES.dispatcher_queue))
+    return visible_to(actor) & is_open()
+
+
+async def work_queue(actor: Principal, limit: int, with_claimable: bool = False) -> list[dict[str, Any]]:
+    """``actor``'s queue in the order dispatchers work it: urgent first, then the nearest deadline, then
+    the oldest case. ``priority`` descending puts ``urgent`` before ``normal``."""
+    rows = (
+        await Case.select()
+        .where(queue_clause(actor, with_claimable))
+        .order_by(Case.priority, ascending=False)
+        .order_by(Case.due_at)
+        .order_by(Case.id)
+        .limit(limit)
+    )
+    if actor.role != "worker":
+        return rows
+    # A claimable case must be in the worker's subtree by the path itself, not only by LIKE.
+    return [row for row in rows if row["assignee"] or in_scope(actor, row["jurisdiction_path"])]
+
+
+# ---- listings -----------------------------------------------------------------------------------
+
+
+async def filed_by(username: str) -> list[dict[str, Any]]:
+    """A resident's own cases, newest first."""
+    return await Case.select().where(Case.filer == username).order_by(Case.id, ascending=False)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    state: str | None = None
+    assignee: str | None = None
+    jurisdiction: str | None = None  # a code anywhere on the case's path
+    category: str | None = None
+    overdue: bool | None = None
+    before_id: int | None = None  # the cursor: cases older than this one
+
+
+async def case_listing(
+    actor: Principal, wanted: CaseFilter, now: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """The cases ``actor`` may see that match ``wanted``, newest first, at most ``limit``."""
+    query = Case.select().where(visible_to(actor))
+    if wanted.state:
+        query = query.where(Case.state == wanted.state)
+    if wanted.assignee:
+        query = query.where(Case.assignee == wanted.assignee)
+    if wanted.category:
+        query = query.where(Case.category == wanted.category)
+    if wanted.jurisdiction:
+        query = query.where(Case.jurisdiction_path.like(f"%/{wanted.jurisdiction.replace('%', '')}/%"))
+    if wanted.overdue is not None:
+        query = query.where(overdue_at(now) if wanted.overdue else on_time_at(now))
+    if wanted.before_id:
+        query = query.where(Case.id < wanted.before_id)
+    return await query.order_by(Case.id, ascending=False).limit(limit)
+
+
+async def flagged_cases(actor: Principal, limit: int) -> list[dict[str, Any]]:
+    """The open cases the router could not place or that came back, that ``actor`` may see, nearest
+    deadline first."""
+    flagged_ids = RoutingDecision.select(RoutingDecision.case_id).where(
+        RoutingDecision.flagged == True  # noqa: E712
+    )
+    return (
+        await Case.select()
+        .where(visible_to(actor))
+        .where(Case.state.is_in(list(FLAGGED_STATES)))
+        .where(Case.id.is_in(flagged_ids))
+        .order_by(Case.due_at)
+        .limit(limit)
+    )
