@@ -81,6 +81,9 @@ def cmd_workflow_diagram(_: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from jiesu.audit.chain import Checkpoint, verify_chain, verify_with_checkpoint
+    from jiesu.mediation.integrity import register_with_audit
+
+    register_with_audit()
 
     checkpoint = getattr(args, "checkpoint", None)
     if checkpoint is not None:
@@ -102,6 +105,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_audit_checkpoint(_: argparse.Namespace) -> int:
     """Print the verified head as SEQ:HASH, to keep somewhere the database's operators cannot edit."""
     from jiesu.audit.chain import head_checkpoint, verify_chain
+    from jiesu.mediation.integrity import register_with_audit
+
+    register_with_audit()
 
     async def work() -> tuple[Any, Any]:
         return await verify_chain(), await head_checkpoint()

@@ -234,7 +234,7 @@ class QueueController(Controller):
         rows = await query.order_by(Case.due_at).order_by(Case.priority, ascending=False).limit(limit)
         now = cases.clock()
         items = [case_model(cases, actor, row, now) for row in rows]
-        briefs = await request.app.state.mediation.briefs(rows)
+        briefs = await request.app.state.mediation.overview.briefs(rows)
         for item in items:
             item.mediation = briefs.get(item.id)
         return items
