@@ -10,14 +10,12 @@ from typing import Any
 
 from jiesu.accounts.security import Principal
 from jiesu.audit.chain import canonical_json
-from jiesu.db import write_transaction
 from jiesu.errors import field_error
 from jiesu.mediation import schemas as s
 from jiesu.mediation.base import IN_MEDIATION, Room, Viewer, current_agreement, days_left, parties_of
 from jiesu.mediation.config import MediationClocks
 from jiesu.mediation.integrity import FREEZE_ACTION, content_hash
-from jiesu.mediation.parties import require_consent
-from jiesu.mediation.sessions import require_active
+from jiesu.mediation.sessions import require_running
 from jiesu.mediation.tables import Agreement, Mediation, PerformanceCheck, Signature
 from jiesu.notify.outbox import enqueue
 
@@ -113,10 +111,8 @@ class Agreements(Room):
     async def write_agreement(self, actor: Principal, case_id: int, data: s.AgreementWrite) -> dict[str, Any]:
         """Draft or revise the agreement; signatures on an earlier revision no longer count."""
         now = self.now()
-        async with write_transaction():
-            viewer = await self.manage(actor, case_id, states=IN_MEDIATION)
-            await require_active(self, viewer)
-            parties = await require_consent(self, viewer)
+        async with self.managing(actor, case_id, IN_MEDIATION) as viewer:
+            parties = await require_running(self, viewer)
             current = await current_agreement(case_id)
             if current is not None and current["status"] == "frozen":
                 raise self.conflict(viewer, FROZEN_ALREADY)
@@ -143,10 +139,8 @@ class Agreements(Room):
     async def sign(self, actor: Principal, case_id: int, data: s.SignatureCreate) -> dict[str, Any]:
         """A party's signature or oral acceptance; the last one freezes the agreement."""
         now = self.now()
-        async with write_transaction():
-            viewer = await self.manage(actor, case_id, states=IN_MEDIATION)
-            await require_active(self, viewer)
-            await require_consent(self, viewer)
+        async with self.managing(actor, case_id, IN_MEDIATION) as viewer:
+            await require_running(self, viewer)
             agreement = await current_agreement(case_id)
             if agreement is None or agreement["status"] == "superseded":
                 raise self.conflict(viewer, "there is no agreement to sign")

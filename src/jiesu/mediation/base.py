@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +21,7 @@ from jiesu.accounts.security import Principal
 from jiesu.audit.chain import append_event
 from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
+from jiesu.db import write_transaction
 from jiesu.errors import CaseConflict, forbidden, not_found
 from jiesu.mediation.config import MediationClocks
 from jiesu.mediation.tables import Agreement, Mediation, MediationParty, Recusal
@@ -116,6 +119,14 @@ class Room:
             raise forbidden("a party objected to you as mediator: the case is reassigned")
         self.require_state(viewer, states)
         return viewer
+
+    @asynccontextmanager
+    async def managing(
+        self, actor: Principal, case_id: int, states: tuple[str, ...]
+    ) -> AsyncIterator[Viewer]:
+        """One write transaction on the locked case, for those who manage its mediation (``manage``)."""
+        async with write_transaction():
+            yield await self.manage(actor, case_id, states=states)
 
     def any_state(self) -> tuple[str, ...]:
         return tuple(self.cases.workflow.spec.states)

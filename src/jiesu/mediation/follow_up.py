@@ -8,7 +8,6 @@ from typing import Any
 
 from jiesu.accounts.security import Principal
 from jiesu.cases.tables import Case
-from jiesu.db import write_transaction
 from jiesu.errors import field_error, forbidden
 from jiesu.mediation import schemas as s
 from jiesu.mediation.agreements import fully_performed
@@ -21,8 +20,7 @@ class FollowUp(Room):
     async def record_confirmation(self, actor: Principal, case_id: int, data: s.ConfirmationCreate) -> None:
         """The parties applied together to the court for judicial confirmation: the countdown stops."""
         now = self.now()
-        async with write_transaction():
-            viewer = await self.manage(actor, case_id, states=self.any_state())
+        async with self.managing(actor, case_id, self.any_state()) as viewer:
             agreement = await self._frozen(viewer)
             if agreement["confirmation_applied_at"] is not None:
                 raise self.conflict(viewer, "the application for judicial confirmation is recorded already")
@@ -49,8 +47,7 @@ class FollowUp(Room):
         """A performance check; non-performance reopens mediation or refers the case, in one transaction."""
         now = self.now()
         _check_follow_up(data)
-        async with write_transaction():
-            viewer = await self.manage(actor, case_id, states=self.any_state())
+        async with self.managing(actor, case_id, self.any_state()) as viewer:
             agreement = await self._frozen(viewer)
             terms = agreement["content"]["terms"]
             due_on = agreement["content"]["performance_deadline"]

@@ -23,8 +23,7 @@ def mediator_out(row: dict[str, Any]) -> s.MediatorOut:
 class Panel(Room):
     async def add_mediator(self, actor: Principal, case_id: int, data: s.MediatorCreate) -> dict[str, Any]:
         now = self.now()
-        async with write_transaction():
-            viewer = await self.manage(actor, case_id, states=IN_MEDIATION)
+        async with self.managing(actor, case_id, IN_MEDIATION) as viewer:
             parties = await parties_of(case_id)
             if data.kind != "mediator" or data.appointed_by == "parties":
                 require_all_consenting(parties, data.consenting_party_ids, "consenting_party_ids")
@@ -72,12 +71,13 @@ class Panel(Room):
         """The display name of an active worker who may join this case's panel."""
         if username is None:
             raise field_error("username", "a people's mediator is a jiesu worker: give the username")
+        worker = User.role == "worker"
         user = (
-            await User.select(User.role, User.active, User.display_name)
-            .where(User.username == username)
+            await User.select(User.display_name)
+            .where((User.username == username) & worker & User.active.eq(True))
             .first()
         )
-        if user is None or user["role"] != "worker" or not user["active"]:
+        if user is None:
             raise field_error("username", f"{username!r} is not an active worker")
         if username in await recused_usernames(case_id):
             raise field_error("username", "a party objected to this mediator on this case")
@@ -101,15 +101,8 @@ class Panel(Room):
             self.require_state(viewer, IN_MEDIATION)
             await party_of(case_id, data.party_id)
             username = await self._leave_panel(viewer, data)
-            row = Recusal(
-                case_id=case_id,
-                party_id=data.party_id,
-                mediator_id=data.mediator_id,
-                username=username,
-                reason=data.reason,
-                recorded_by=actor.username,
-                at=now,
-            )
+            objection = data.model_dump(include={"party_id", "mediator_id", "reason"})
+            row = Recusal(case_id=case_id, username=username, recorded_by=actor.username, at=now, **objection)
             await Recusal.insert(row)
             reassign = username is not None and username == viewer.case["assignee"]
             await self.event(

@@ -84,8 +84,7 @@ def party_out(viewer: Viewer, party: dict[str, Any]) -> s.PartyOut:
 class Parties(Room):
     async def add_party(self, actor: Principal, case_id: int, data: s.PartyCreate) -> dict[str, Any]:
         now = self.now()
-        async with write_transaction():
-            viewer = await self.manage(actor, case_id, states=BEFORE_AGREEMENT)
+        async with self.managing(actor, case_id, BEFORE_AGREEMENT) as viewer:
             if data.username is not None:
                 await self._require_unlinked_resident(case_id, data.username)
             row = MediationParty(

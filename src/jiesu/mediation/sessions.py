@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 from jiesu.accounts.security import Principal
-from jiesu.db import write_transaction
 from jiesu.errors import field_error, not_found
 from jiesu.mediation import schemas as s
 from jiesu.mediation.base import IN_MEDIATION, Room, Viewer, mediation_of, parties_of, recused_usernames
@@ -29,6 +30,12 @@ async def require_active(room: Room, viewer: Viewer) -> dict[str, Any]:
     return mediation
 
 
+async def require_running(room: Room, viewer: Viewer) -> list[dict[str, Any]]:
+    """The parties of a running mediation that every applicant and respondent consents to."""
+    await require_active(room, viewer)
+    return await require_consent(room, viewer)
+
+
 def session_out(viewer: Viewer, row: dict[str, Any]) -> s.SessionOut:
     attended = row["attended_party_ids"]
     return s.SessionOut(
@@ -47,8 +54,7 @@ class Sessions(Room):
 
     async def start(self, actor: Principal, case_id: int) -> None:
         now = self.now()
-        async with write_transaction():
-            viewer = await self.manage(actor, case_id, states=IN_MEDIATION)
+        async with self.managing(actor, case_id, IN_MEDIATION) as viewer:
             if await mediation_of(case_id) is not None:
                 raise self.conflict(viewer, "mediation has started already")
             if viewer.case["assignee"] is None:
@@ -62,8 +68,7 @@ class Sessions(Room):
 
     async def extend(self, actor: Principal, case_id: int, data: s.ExtendClock) -> None:
         now = self.now()
-        async with write_transaction():
-            viewer = await self.manage(actor, case_id, states=IN_MEDIATION)
+        async with self.managing(actor, case_id, IN_MEDIATION) as viewer:
             mediation = await require_active(self, viewer)
             if mediation["extension_count"] > 0:
                 raise self.conflict(viewer, "the mediation clock was extended once already")
@@ -92,10 +97,8 @@ class Sessions(Room):
 
     async def schedule(self, actor: Principal, case_id: int, data: s.SessionCreate) -> dict[str, Any]:
         now = self.now()
-        async with write_transaction():
-            viewer = await self.manage(actor, case_id, states=IN_MEDIATION)
-            await require_active(self, viewer)
-            await require_consent(self, viewer)
+        async with self.managing(actor, case_id, IN_MEDIATION) as viewer:
+            await require_running(self, viewer)
             if data.scheduled_at <= now:
                 raise field_error("scheduled_at", "must be in the future")
             await _check_attendees(case_id, data)
@@ -129,9 +132,7 @@ class Sessions(Room):
     async def postpone(
         self, actor: Principal, case_id: int, session_id: int, data: s.SessionPostpone
     ) -> dict[str, Any]:
-        now = self.now()
-        async with write_transaction():
-            viewer, session = await self._session_not_yet_held(actor, case_id, session_id)
+        async with self._open_session(actor, case_id, session_id) as (viewer, session, now):
             if data.until <= now:
                 raise field_error("until", "must be in the future")
             await MediationSession.update(
@@ -161,9 +162,7 @@ class Sessions(Room):
     async def hold(
         self, actor: Principal, case_id: int, session_id: int, data: s.SessionHold
     ) -> dict[str, Any]:
-        now = self.now()
-        async with write_transaction():
-            viewer, session = await self._session_not_yet_held(actor, case_id, session_id)
+        async with self._open_session(actor, case_id, session_id) as (viewer, session, now):
             invited = set(json.loads(session["attendee_party_ids"]))
             for party_id in data.attended_party_ids:
                 if party_id not in invited:
@@ -197,22 +196,24 @@ class Sessions(Room):
                 "notes": data.notes,
             }
 
-    async def _session_not_yet_held(
+    @asynccontextmanager
+    async def _open_session(
         self, actor: Principal, case_id: int, session_id: int
-    ) -> tuple[Viewer, dict[str, Any]]:
-        """The managed case in mediation and one of its sessions that was not held yet."""
-        viewer = await self.manage(actor, case_id, states=IN_MEDIATION)
-        await require_active(self, viewer)
-        session = (
-            await MediationSession.select()
-            .where((MediationSession.case_id == case_id) & (MediationSession.id == session_id))
-            .first()
-        )
-        if session is None:
-            raise not_found(f"no session {session_id} on this case")
-        if session["status"] == "held":
-            raise self.conflict(viewer, "the session was held already")
-        return viewer, session
+    ) -> AsyncIterator[tuple[Viewer, dict[str, Any], datetime]]:
+        """A change, now, of the managed case in mediation and one of its sessions that was not held yet."""
+        now = self.now()
+        async with self.managing(actor, case_id, IN_MEDIATION) as viewer:
+            await require_active(self, viewer)
+            session = (
+                await MediationSession.select()
+                .where((MediationSession.case_id == case_id) & (MediationSession.id == session_id))
+                .first()
+            )
+            if session is None:
+                raise not_found(f"no session {session_id} on this case")
+            if session["status"] == "held":
+                raise self.conflict(viewer, "the session was held already")
+            yield viewer, session, now
 
     async def _remind(self, viewer: Viewer, session: dict[str, Any], topic: str, now: datetime) -> None:
         """Tell every attendee now, and queue a reminder before the session (cancelled on postponement)."""

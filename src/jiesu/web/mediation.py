@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from pydantic import BaseModel, ValidationError
@@ -133,32 +133,29 @@ class FieldSpec:
         return Field(self.name, self.label, self.kind, self.required, choices, self.hint, self.translate)
 
 
-Body = TypeVar("Body", bound=BaseModel)
-Apply = Callable[[MediationRooms, Principal, int, dict[str, int], Body], Awaitable[object]]
+# The room call that applies a form: (actor, case_id[, target id][, body]).
+RoomCall = Callable[[MediationRooms], Callable[..., Awaitable[object]]]
 
 
 @dataclass(frozen=True)
-class FormSpec(Generic[Body]):
-    """One mediation form: its fields, its body's schema, when it is shown and the room call that applies it.
+class FormSpec:
+    """One mediation form: its body's schema (None: no body), when it is shown, the room call that
+    applies it, and its fields.
 
     ``target`` names the field that the API takes in its address (/parties/{id}/consent,
-    /sessions/{id}/hold); on the page it is a form field, passed to the call beside the body.
+    /sessions/{id}/hold); on the page it is a form field, passed to the call before the body.
     """
 
     name: str
     title: str
-    fields: tuple[FieldSpec, ...]
-    schema: type[Body]
-    apply: Apply[Body]
+    schema: type[BaseModel] | None
     shown: Callable[[Page], bool]
+    call: RoomCall
+    fields: tuple[FieldSpec, ...]
     target: str | None = None
 
     def on(self, page: Page) -> MediationForm:
         return MediationForm(self.name, self.title, tuple(field.on(page) for field in self.fields))
-
-
-class NoBody(BaseModel):
-    """The body of a form that only asks to go on (start)."""
 
 
 def _choices(codes: dict[str, str]) -> Choices:
@@ -260,10 +257,13 @@ def _party_checks(name: str, label: str, *, required: bool = True) -> FieldSpec:
     return FieldSpec(name, label, "checks", required=required, choices=_parties, translate=False)
 
 
-FORM_SPECS: tuple[FormSpec[Any], ...] = (
+FORM_SPECS: tuple[FormSpec, ...] = (
     FormSpec(
         "party",
         N_("Add a party"),
+        s.PartyCreate,
+        _before_agreement,
+        lambda rooms: rooms.parties.add_party,
         (
             FieldSpec("side", N_("Side"), "select", choices=_choices(SIDES)),
             FieldSpec("name", N_("Name"), "text"),
@@ -277,13 +277,13 @@ FORM_SPECS: tuple[FormSpec[Any], ...] = (
             FieldSpec("address", N_("Address"), "text", required=False),
             FieldSpec("username", N_("User name, if the person has an account"), "text", required=False),
         ),
-        s.PartyCreate,
-        lambda rooms, actor, case_id, _, data: rooms.parties.add_party(actor, case_id, data),
-        _before_agreement,
     ),
     FormSpec(
         "consent",
         N_("Record a party's consent"),
+        s.ConsentRecord,
+        _has_parties,
+        lambda rooms: rooms.parties.record_consent,
         (
             FieldSpec("party_id", N_("Party"), "select", choices=_parties, translate=False, value="id"),
             FieldSpec(
@@ -295,16 +295,14 @@ FORM_SPECS: tuple[FormSpec[Any], ...] = (
             FieldSpec("channel", N_("How the answer was given"), "select", choices=_choices(CHANNELS)),
             FieldSpec("note", N_("Note"), "textarea", required=False),
         ),
-        s.ConsentRecord,
-        lambda rooms, actor, case_id, ids, data: rooms.parties.record_consent(
-            actor, case_id, ids["party_id"], data
-        ),
-        _has_parties,
         target="party_id",
     ),
     FormSpec(
         "mediator",
         N_("Add a mediator or helper"),
+        s.MediatorCreate,
+        _in_mediation,
+        lambda rooms: rooms.panel.add_mediator,
         (
             FieldSpec("kind", N_("Who joins"), "select", choices=_choices(MEDIATOR_KINDS)),
             FieldSpec("username", N_("User name of the mediator (a worker)"), "text", required=False),
@@ -318,75 +316,73 @@ FORM_SPECS: tuple[FormSpec[Any], ...] = (
                 required=False,
             ),
         ),
-        s.MediatorCreate,
-        lambda rooms, actor, case_id, _, data: rooms.panel.add_mediator(actor, case_id, data),
-        _in_mediation,
     ),
     FormSpec(
         "start",
         N_("Start mediation"),
-        (),
-        NoBody,
-        lambda rooms, actor, case_id, _, __: rooms.sessions.start(actor, case_id),
+        None,
         _may_start,
+        lambda rooms: rooms.sessions.start,
+        (),
     ),
     FormSpec(
         "schedule",
         N_("Plan a mediation session"),
+        s.SessionCreate,
+        _running,
+        lambda rooms: rooms.sessions.schedule,
         (
             FieldSpec("scheduled_at", N_("Date and time"), "datetime"),
             FieldSpec("place", N_("Place"), "text"),
             _party_checks("attendee_party_ids", N_("Who is invited")),
             FieldSpec("public", N_("Open to the public"), "flag", required=False),
         ),
-        s.SessionCreate,
-        lambda rooms, actor, case_id, _, data: rooms.sessions.schedule(actor, case_id, data),
-        _running,
     ),
     FormSpec(
         "extend",
         N_("Extend the mediation time"),
+        s.ExtendClock,
+        _may_extend,
+        lambda rooms: rooms.sessions.extend,
         (
             FieldSpec("until", N_("New mediation deadline"), "datetime"),
             FieldSpec("reason", N_("Reason"), "textarea"),
             _party_checks("consenting_party_ids", N_("Parties who agree")),
         ),
-        s.ExtendClock,
-        lambda rooms, actor, case_id, _, data: rooms.sessions.extend(actor, case_id, data),
-        _may_extend,
     ),
     FormSpec(
         "hold",
         N_("Record a held session"),
+        s.SessionHold,
+        _has_open_sessions,
+        lambda rooms: rooms.sessions.hold,
         (
             SESSION,
             _party_checks("attended_party_ids", N_("Who came"), required=False),
             FieldSpec("notes", N_("What was discussed and agreed"), "textarea"),
             FieldSpec("held_at", N_("When it was held (empty: now)"), "datetime", required=False),
         ),
-        s.SessionHold,
-        lambda rooms, actor, case_id, ids, data: rooms.sessions.hold(actor, case_id, ids["session_id"], data),
-        _has_open_sessions,
         target="session_id",
     ),
     FormSpec(
         "postpone",
         N_("Postpone a session"),
+        s.SessionPostpone,
+        _has_open_sessions,
+        lambda rooms: rooms.sessions.postpone,
         (
             SESSION,
             FieldSpec("until", N_("New date and time"), "datetime"),
             FieldSpec("reason", N_("Reason"), "textarea"),
         ),
-        s.SessionPostpone,
-        lambda rooms, actor, case_id, ids, data: rooms.sessions.postpone(
-            actor, case_id, ids["session_id"], data
-        ),
-        _has_open_sessions,
         target="session_id",
     ),
     FormSpec(
         "agreement",
         N_("Write the mediation agreement"),
+        s.AgreementWrite,
+        _not_frozen,
+        lambda rooms: rooms.agreements.write_agreement,
         (
             FieldSpec("facts", N_("Facts"), "textarea"),
             FieldSpec("issues", N_("Points in dispute"), "textarea"),
@@ -401,37 +397,37 @@ FORM_SPECS: tuple[FormSpec[Any], ...] = (
             FieldSpec("performance_manner", N_("How it is carried out"), "text"),
             FieldSpec("performance_deadline", N_("Carried out by (date)"), "date"),
         ),
-        s.AgreementWrite,
-        lambda rooms, actor, case_id, _, data: rooms.agreements.write_agreement(actor, case_id, data),
-        _not_frozen,
     ),
     FormSpec(
         "sign",
         N_("Record a signature"),
+        s.SignatureCreate,
+        _to_sign,
+        lambda rooms: rooms.agreements.sign,
         (
             FieldSpec(
                 "party_id", N_("Party"), "select", choices=_unsigned_parties, translate=False, value="id"
             ),
             FieldSpec("method", N_("How"), "select", choices=_choices(SIGN_METHODS)),
         ),
-        s.SignatureCreate,
-        lambda rooms, actor, case_id, _, data: rooms.agreements.sign(actor, case_id, data),
-        _to_sign,
     ),
     FormSpec(
         "confirmation",
         N_("Record the application for judicial confirmation"),
+        s.ConfirmationCreate,
+        _confirmation_open,
+        lambda rooms: rooms.follow_up.record_confirmation,
         (
             FieldSpec("court", N_("Court"), "text"),
             FieldSpec("applied_at", N_("Applied on (empty: now)"), "datetime", required=False),
         ),
-        s.ConfirmationCreate,
-        lambda rooms, actor, case_id, _, data: rooms.follow_up.record_confirmation(actor, case_id, data),
-        _confirmation_open,
     ),
     FormSpec(
         "check",
         N_("Record a check that the agreement is kept"),
+        s.CheckCreate,
+        _frozen,
+        lambda rooms: rooms.follow_up.check_performance,
         (
             FieldSpec(
                 "term_index",
@@ -449,12 +445,9 @@ FORM_SPECS: tuple[FormSpec[Any], ...] = (
             ),
             FieldSpec("refer_to", N_("Refer to"), "select", required=False, choices=_choices(REFER_TO)),
         ),
-        s.CheckCreate,
-        lambda rooms, actor, case_id, _, data: rooms.follow_up.check_performance(actor, case_id, data),
-        _frozen,
     ),
 )
-FORMS: dict[str, FormSpec[Any]] = {spec.name: spec for spec in FORM_SPECS}
+FORMS: dict[str, FormSpec] = {spec.name: spec for spec in FORM_SPECS}
 
 
 def available_forms(summary: s.MediationSummary, case: dict[str, Any], when: When) -> list[MediationForm]:
@@ -530,7 +523,7 @@ def _body_value(value_type: str, raw: Any, tz: tzinfo) -> Any:
     return raw
 
 
-def parse_mediation(name: str, typed: dict[str, Any], tz: tzinfo) -> tuple[dict[str, int], BaseModel]:
+def parse_mediation(name: str, typed: dict[str, Any], tz: tzinfo) -> tuple[dict[str, int], BaseModel | None]:
     """The ids the room takes beside the body (party, session), and the validated body."""
     spec = FORMS[name]
     errors: dict[str, str | Msg] = {}
@@ -551,14 +544,15 @@ def parse_mediation(name: str, typed: dict[str, Any], tz: tzinfo) -> tuple[dict[
             except ValueError:
                 errors[field.name] = NOT_A_TIME
     model = None
-    try:
-        model = spec.schema.model_validate(body)
-    except ValidationError as exc:
-        for err in reversed(exc.errors()):
-            field_name = str(err["loc"][0]) if err["loc"] else "body"
-            if field_name not in errors:
-                errors[field_name] = from_pydantic(err, field_name)
-    if errors or model is None:
+    if spec.schema is not None:
+        try:
+            model = spec.schema.model_validate(body)
+        except ValidationError as exc:
+            for err in reversed(exc.errors()):
+                field_name = str(err["loc"][0]) if err["loc"] else "body"
+                if field_name not in errors:
+                    errors[field_name] = from_pydantic(err, field_name)
+    if errors:
         raise FormErrors(errors)
     return targets, model
 
@@ -567,4 +561,5 @@ async def apply_mediation(
     rooms: MediationRooms, actor: Principal, case_id: int, name: str, typed: dict[str, Any], tz: tzinfo
 ) -> None:
     targets, data = parse_mediation(name, typed, tz)
-    await FORMS[name].apply(rooms, actor, case_id, targets, data)
+    body = () if data is None else (data,)
+    await FORMS[name].call(rooms)(actor, case_id, *targets.values(), *body)
