@@ -125,13 +125,8 @@ class Parties(Room):
             self.require_state(viewer, BEFORE_AGREEMENT)
             party = await party_of(case_id, party_id)
             channel = data.channel if viewer.manager else "online"
-            await MediationParty.update(
-                {
-                    MediationParty.consent: data.status,
-                    MediationParty.consent_at: now,
-                    MediationParty.consent_channel: channel,
-                }
-            ).where(MediationParty.id == party_id)
+            answer = {"consent": data.status, "consent_at": now, "consent_channel": channel}
+            await MediationParty.update(answer).where(MediationParty.id == party_id)
             await self.event(
                 viewer,
                 "party_consent",
@@ -144,4 +139,4 @@ class Parties(Room):
                 },
                 now,
             )
-            return {**party, "consent": data.status, "consent_at": now, "consent_channel": channel}
+            return {**party, **answer}

@@ -129,36 +129,6 @@ class Sessions(Room):
             await self._remind(viewer, session, "mediation.session_scheduled", now)
             return session
 
-    async def postpone(
-        self, actor: Principal, case_id: int, session_id: int, data: s.SessionPostpone
-    ) -> dict[str, Any]:
-        async with self._open_session(actor, case_id, session_id) as (viewer, session, now):
-            if data.until <= now:
-                raise field_error("until", "must be in the future")
-            await MediationSession.update(
-                {
-                    MediationSession.status: "postponed",
-                    MediationSession.scheduled_at: data.until,
-                    MediationSession.postponements: session["postponements"] + 1,
-                }
-            ).where(MediationSession.id == session_id)
-            await self.event(
-                viewer,
-                "session_postpone",
-                {
-                    "session_id": session_id,
-                    "from": session["scheduled_at"],
-                    "until": data.until,
-                    "reason": data.reason,
-                },
-                now,
-            )
-            updated = {**session, "status": "postponed", "scheduled_at": data.until}
-            updated["postponements"] = session["postponements"] + 1
-            await _cancel_reminders(case_id, session_id)
-            await self._remind(viewer, updated, "mediation.session_postponed", now)
-            return updated
-
     async def hold(
         self, actor: Principal, case_id: int, session_id: int, data: s.SessionHold
     ) -> dict[str, Any]:
@@ -195,6 +165,36 @@ class Sessions(Room):
                 "attended_party_ids": attended,
                 "notes": data.notes,
             }
+
+    async def postpone(
+        self, actor: Principal, case_id: int, session_id: int, data: s.SessionPostpone
+    ) -> dict[str, Any]:
+        async with self._open_session(actor, case_id, session_id) as (viewer, session, now):
+            if data.until <= now:
+                raise field_error("until", "must be in the future")
+            await MediationSession.update(
+                {
+                    MediationSession.status: "postponed",
+                    MediationSession.scheduled_at: data.until,
+                    MediationSession.postponements: session["postponements"] + 1,
+                }
+            ).where(MediationSession.id == session_id)
+            await self.event(
+                viewer,
+                "session_postpone",
+                {
+                    "session_id": session_id,
+                    "from": session["scheduled_at"],
+                    "until": data.until,
+                    "reason": data.reason,
+                },
+                now,
+            )
+            updated = {**session, "status": "postponed", "scheduled_at": data.until}
+            updated["postponements"] = session["postponements"] + 1
+            await _cancel_reminders(case_id, session_id)
+            await self._remind(viewer, updated, "mediation.session_postponed", now)
+            return updated
 
     @asynccontextmanager
     async def _open_session(

@@ -138,24 +138,33 @@ RoomCall = Callable[[MediationRooms], Callable[..., Awaitable[object]]]
 
 
 @dataclass(frozen=True)
-class FormSpec:
-    """One mediation form: its body's schema (None: no body), when it is shown, the room call that
-    applies it, and its fields.
-
-    ``target`` names the field that the API takes in its address (/parties/{id}/consent,
+class Applied:
+    """How a form is applied: the schema of its body (None: no body), when the page shows it, and the
+    room call. ``target`` names the field that the API takes in its address (/parties/{id}/consent,
     /sessions/{id}/hold); on the page it is a form field, passed to the call before the body.
     """
 
-    name: str
-    title: str
     schema: type[BaseModel] | None
     shown: Callable[[Page], bool]
     call: RoomCall
-    fields: tuple[FieldSpec, ...]
     target: str | None = None
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """One mediation form: its name, its title, how it is applied, and its fields."""
+
+    name: str
+    title: str
+    applied: Applied
+    fields: tuple[FieldSpec, ...]
 
     def on(self, page: Page) -> MediationForm:
         return MediationForm(self.name, self.title, tuple(field.on(page) for field in self.fields))
+
+
+def _form(name: str, title: str, applied: Applied, *fields: FieldSpec) -> FormSpec:
+    return FormSpec(name, title, applied, fields)
 
 
 def _choices(codes: dict[str, str]) -> Choices:
@@ -251,6 +260,10 @@ def _confirmation_open(page: Page) -> bool:
 
 
 SESSION = FieldSpec("session_id", N_("Session"), "select", choices=_open_sessions, translate=False)
+REASON = FieldSpec("reason", N_("Reason"), "textarea")
+TERMS = FieldSpec(
+    "terms", N_("What each party will do"), "textarea", hint=N_("One term per line."), value="terms"
+)
 
 
 def _party_checks(name: str, label: str, *, required: bool = True) -> FieldSpec:
@@ -258,193 +271,133 @@ def _party_checks(name: str, label: str, *, required: bool = True) -> FieldSpec:
 
 
 FORM_SPECS: tuple[FormSpec, ...] = (
-    FormSpec(
+    _form(
         "party",
         N_("Add a party"),
-        s.PartyCreate,
-        _before_agreement,
-        lambda rooms: rooms.parties.add_party,
-        (
-            FieldSpec("side", N_("Side"), "select", choices=_choices(SIDES)),
-            FieldSpec("name", N_("Name"), "text"),
-            FieldSpec(
-                "relationship",
-                N_("Relationship to the case"),
-                "text",
-                hint=N_("For example: upstairs neighbour"),
-            ),
-            FieldSpec("phone", N_("Phone number"), "text", required=False),
-            FieldSpec("address", N_("Address"), "text", required=False),
-            FieldSpec("username", N_("User name, if the person has an account"), "text", required=False),
+        Applied(s.PartyCreate, _before_agreement, lambda rooms: rooms.parties.add_party),
+        FieldSpec("side", N_("Side"), "select", choices=_choices(SIDES)),
+        FieldSpec("name", N_("Name"), "text"),
+        FieldSpec(
+            "relationship",
+            N_("Relationship to the case"),
+            "text",
+            hint=N_("For example: upstairs neighbour"),
         ),
+        FieldSpec("phone", N_("Phone number"), "text", required=False),
+        FieldSpec("address", N_("Address"), "text", required=False),
+        FieldSpec("username", N_("User name, if the person has an account"), "text", required=False),
     ),
-    FormSpec(
+    _form(
         "consent",
         N_("Record a party's consent"),
-        s.ConsentRecord,
-        _has_parties,
-        lambda rooms: rooms.parties.record_consent,
-        (
-            FieldSpec("party_id", N_("Party"), "select", choices=_parties, translate=False, value="id"),
-            FieldSpec(
-                "status",
-                N_("Answer"),
-                "select",
-                choices=_choices({k: v for k, v in CONSENT.items() if k != "pending"}),
-            ),
-            FieldSpec("channel", N_("How the answer was given"), "select", choices=_choices(CHANNELS)),
-            FieldSpec("note", N_("Note"), "textarea", required=False),
+        Applied(s.ConsentRecord, _has_parties, lambda rooms: rooms.parties.record_consent, "party_id"),
+        FieldSpec("party_id", N_("Party"), "select", choices=_parties, translate=False, value="id"),
+        FieldSpec(
+            "status",
+            N_("Answer"),
+            "select",
+            choices=_choices({k: v for k, v in CONSENT.items() if k != "pending"}),
         ),
-        target="party_id",
+        FieldSpec("channel", N_("How the answer was given"), "select", choices=_choices(CHANNELS)),
+        FieldSpec("note", N_("Note"), "textarea", required=False),
     ),
-    FormSpec(
+    _form(
         "mediator",
         N_("Add a mediator or helper"),
-        s.MediatorCreate,
-        _in_mediation,
-        lambda rooms: rooms.panel.add_mediator,
-        (
-            FieldSpec("kind", N_("Who joins"), "select", choices=_choices(MEDIATOR_KINDS)),
-            FieldSpec("username", N_("User name of the mediator (a worker)"), "text", required=False),
-            FieldSpec("name", N_("Name of a relative, neighbour or expert"), "text", required=False),
-            FieldSpec(
-                "appointed_by", N_("Chosen by"), "select", required=False, choices=_choices(APPOINTERS)
-            ),
-            _party_checks(
-                "consenting_party_ids",
-                N_("Parties who agree (needed for helpers and for a mediator the parties chose)"),
-                required=False,
-            ),
+        Applied(s.MediatorCreate, _in_mediation, lambda rooms: rooms.panel.add_mediator),
+        FieldSpec("kind", N_("Who joins"), "select", choices=_choices(MEDIATOR_KINDS)),
+        FieldSpec("username", N_("User name of the mediator (a worker)"), "text", required=False),
+        FieldSpec("name", N_("Name of a relative, neighbour or expert"), "text", required=False),
+        FieldSpec("appointed_by", N_("Chosen by"), "select", required=False, choices=_choices(APPOINTERS)),
+        _party_checks(
+            "consenting_party_ids",
+            N_("Parties who agree (needed for helpers and for a mediator the parties chose)"),
+            required=False,
         ),
     ),
-    FormSpec(
+    _form(
         "start",
         N_("Start mediation"),
-        None,
-        _may_start,
-        lambda rooms: rooms.sessions.start,
-        (),
+        Applied(None, _may_start, lambda rooms: rooms.sessions.start),
     ),
-    FormSpec(
+    _form(
         "schedule",
         N_("Plan a mediation session"),
-        s.SessionCreate,
-        _running,
-        lambda rooms: rooms.sessions.schedule,
-        (
-            FieldSpec("scheduled_at", N_("Date and time"), "datetime"),
-            FieldSpec("place", N_("Place"), "text"),
-            _party_checks("attendee_party_ids", N_("Who is invited")),
-            FieldSpec("public", N_("Open to the public"), "flag", required=False),
-        ),
+        Applied(s.SessionCreate, _running, lambda rooms: rooms.sessions.schedule),
+        FieldSpec("scheduled_at", N_("Date and time"), "datetime"),
+        FieldSpec("place", N_("Place"), "text"),
+        _party_checks("attendee_party_ids", N_("Who is invited")),
+        FieldSpec("public", N_("Open to the public"), "flag", required=False),
     ),
-    FormSpec(
+    _form(
         "extend",
         N_("Extend the mediation time"),
-        s.ExtendClock,
-        _may_extend,
-        lambda rooms: rooms.sessions.extend,
-        (
-            FieldSpec("until", N_("New mediation deadline"), "datetime"),
-            FieldSpec("reason", N_("Reason"), "textarea"),
-            _party_checks("consenting_party_ids", N_("Parties who agree")),
-        ),
+        Applied(s.ExtendClock, _may_extend, lambda rooms: rooms.sessions.extend),
+        FieldSpec("until", N_("New mediation deadline"), "datetime"),
+        REASON,
+        _party_checks("consenting_party_ids", N_("Parties who agree")),
     ),
-    FormSpec(
+    _form(
         "hold",
         N_("Record a held session"),
-        s.SessionHold,
-        _has_open_sessions,
-        lambda rooms: rooms.sessions.hold,
-        (
-            SESSION,
-            _party_checks("attended_party_ids", N_("Who came"), required=False),
-            FieldSpec("notes", N_("What was discussed and agreed"), "textarea"),
-            FieldSpec("held_at", N_("When it was held (empty: now)"), "datetime", required=False),
-        ),
-        target="session_id",
+        Applied(s.SessionHold, _has_open_sessions, lambda rooms: rooms.sessions.hold, "session_id"),
+        SESSION,
+        _party_checks("attended_party_ids", N_("Who came"), required=False),
+        FieldSpec("notes", N_("What was discussed and agreed"), "textarea"),
+        FieldSpec("held_at", N_("When it was held (empty: now)"), "datetime", required=False),
     ),
-    FormSpec(
+    _form(
         "postpone",
         N_("Postpone a session"),
-        s.SessionPostpone,
-        _has_open_sessions,
-        lambda rooms: rooms.sessions.postpone,
-        (
-            SESSION,
-            FieldSpec("until", N_("New date and time"), "datetime"),
-            FieldSpec("reason", N_("Reason"), "textarea"),
-        ),
-        target="session_id",
+        Applied(s.SessionPostpone, _has_open_sessions, lambda rooms: rooms.sessions.postpone, "session_id"),
+        SESSION,
+        FieldSpec("until", N_("New date and time"), "datetime"),
+        REASON,
     ),
-    FormSpec(
+    _form(
         "agreement",
         N_("Write the mediation agreement"),
-        s.AgreementWrite,
-        _not_frozen,
-        lambda rooms: rooms.agreements.write_agreement,
-        (
-            FieldSpec("facts", N_("Facts"), "textarea"),
-            FieldSpec("issues", N_("Points in dispute"), "textarea"),
-            FieldSpec("responsibilities", N_("Responsibilities"), "textarea"),
-            FieldSpec(
-                "terms",
-                N_("What each party will do"),
-                "textarea",
-                hint=N_("One term per line."),
-                value="terms",
-            ),
-            FieldSpec("performance_manner", N_("How it is carried out"), "text"),
-            FieldSpec("performance_deadline", N_("Carried out by (date)"), "date"),
-        ),
+        Applied(s.AgreementWrite, _not_frozen, lambda rooms: rooms.agreements.write_agreement),
+        FieldSpec("facts", N_("Facts"), "textarea"),
+        FieldSpec("issues", N_("Points in dispute"), "textarea"),
+        FieldSpec("responsibilities", N_("Responsibilities"), "textarea"),
+        TERMS,
+        FieldSpec("performance_manner", N_("How it is carried out"), "text"),
+        FieldSpec("performance_deadline", N_("Carried out by (date)"), "date"),
     ),
-    FormSpec(
+    _form(
         "sign",
         N_("Record a signature"),
-        s.SignatureCreate,
-        _to_sign,
-        lambda rooms: rooms.agreements.sign,
-        (
-            FieldSpec(
-                "party_id", N_("Party"), "select", choices=_unsigned_parties, translate=False, value="id"
-            ),
-            FieldSpec("method", N_("How"), "select", choices=_choices(SIGN_METHODS)),
-        ),
+        Applied(s.SignatureCreate, _to_sign, lambda rooms: rooms.agreements.sign),
+        FieldSpec("party_id", N_("Party"), "select", choices=_unsigned_parties, translate=False, value="id"),
+        FieldSpec("method", N_("How"), "select", choices=_choices(SIGN_METHODS)),
     ),
-    FormSpec(
+    _form(
         "confirmation",
         N_("Record the application for judicial confirmation"),
-        s.ConfirmationCreate,
-        _confirmation_open,
-        lambda rooms: rooms.follow_up.record_confirmation,
-        (
-            FieldSpec("court", N_("Court"), "text"),
-            FieldSpec("applied_at", N_("Applied on (empty: now)"), "datetime", required=False),
-        ),
+        Applied(s.ConfirmationCreate, _confirmation_open, lambda rooms: rooms.follow_up.record_confirmation),
+        FieldSpec("court", N_("Court"), "text"),
+        FieldSpec("applied_at", N_("Applied on (empty: now)"), "datetime", required=False),
     ),
-    FormSpec(
+    _form(
         "check",
         N_("Record a check that the agreement is kept"),
-        s.CheckCreate,
-        _frozen,
-        lambda rooms: rooms.follow_up.check_performance,
-        (
-            FieldSpec(
-                "term_index",
-                N_("Term (empty: the whole agreement)"),
-                "select",
-                required=False,
-                choices=_terms,
-                translate=False,
-                value="id",
-            ),
-            FieldSpec("result", N_("Result"), "select", choices=_choices(CHECK_RESULTS)),
-            FieldSpec("note", N_("Note"), "textarea"),
-            FieldSpec(
-                "follow_up", N_("If not carried out"), "select", required=False, choices=_choices(FOLLOW_UPS)
-            ),
-            FieldSpec("refer_to", N_("Refer to"), "select", required=False, choices=_choices(REFER_TO)),
+        Applied(s.CheckCreate, _frozen, lambda rooms: rooms.follow_up.check_performance),
+        FieldSpec(
+            "term_index",
+            N_("Term (empty: the whole agreement)"),
+            "select",
+            required=False,
+            choices=_terms,
+            translate=False,
+            value="id",
         ),
+        FieldSpec("result", N_("Result"), "select", choices=_choices(CHECK_RESULTS)),
+        FieldSpec("note", N_("Note"), "textarea"),
+        FieldSpec(
+            "follow_up", N_("If not carried out"), "select", required=False, choices=_choices(FOLLOW_UPS)
+        ),
+        FieldSpec("refer_to", N_("Refer to"), "select", required=False, choices=_choices(REFER_TO)),
     ),
 )
 FORMS: dict[str, FormSpec] = {spec.name: spec for spec in FORM_SPECS}
@@ -453,7 +406,7 @@ FORMS: dict[str, FormSpec] = {spec.name: spec for spec in FORM_SPECS}
 def available_forms(summary: s.MediationSummary, case: dict[str, Any], when: When) -> list[MediationForm]:
     """The forms the rooms accept now, in the order a mediation goes."""
     page = Page(summary, case, when)
-    return [spec.on(page) for spec in FORM_SPECS if spec.shown(page)]
+    return [spec.on(page) for spec in FORM_SPECS if spec.applied.shown(page)]
 
 
 async def mediation_view(
@@ -531,7 +484,7 @@ def parse_mediation(name: str, typed: dict[str, Any], tz: tzinfo) -> tuple[dict[
     body: dict[str, Any] = {}
     for field in spec.fields:
         raw = typed[field.name]
-        if field.name == spec.target:
+        if field.name == spec.applied.target:
             if not raw:
                 errors[field.name] = REQUIRED
             else:
@@ -544,9 +497,10 @@ def parse_mediation(name: str, typed: dict[str, Any], tz: tzinfo) -> tuple[dict[
             except ValueError:
                 errors[field.name] = NOT_A_TIME
     model = None
-    if spec.schema is not None:
+    schema = spec.applied.schema
+    if schema is not None:
         try:
-            model = spec.schema.model_validate(body)
+            model = schema.model_validate(body)
         except ValidationError as exc:
             for err in reversed(exc.errors()):
                 field_name = str(err["loc"][0]) if err["loc"] else "body"
@@ -562,4 +516,4 @@ async def apply_mediation(
 ) -> None:
     targets, data = parse_mediation(name, typed, tz)
     body = () if data is None else (data,)
-    await FORMS[name].call(rooms)(actor, case_id, *targets.values(), *body)
+    await FORMS[name].applied.call(rooms)(actor, case_id, *targets.values(), *body)
