@@ -28,7 +28,8 @@ FOLLOW_UP_ERRORS = [NotAuthorizedException, PermissionDeniedException]
 
 
 def provide_mediation(state: State) -> MediationRooms:
-    return state.mediation
+    rooms: MediationRooms = state.mediation
+    return rooms
 
 
 class MediationController(Controller):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from jiesu.accounts.security import Principal
+from jiesu.cases.schemas import MediationBrief
 from jiesu.errors import not_found
 from jiesu.mediation import schemas as s
 from jiesu.mediation.agreements import agreement_out, confirmation_window, next_check
@@ -94,12 +95,12 @@ class Overview(Room):
         checks: list[dict[str, Any]],
         recused: set[str],
         now: datetime,
-    ) -> s.MediationBrief:
+    ) -> MediationBrief:
         upcoming = [
             row["scheduled_at"] for row in sessions if row["status"] != "held" and row["scheduled_at"] >= now
         ]
         window = confirmation_window(agreement, self.clocks, now) if agreement else None
-        return s.MediationBrief(
+        return MediationBrief(
             status=mediation["status"] if mediation else "not_started",
             clock_due=mediation["clock_due"] if mediation else None,
             clock_overdue=bool(mediation and mediation["clock_due"] < now and case["state"] == "mediation"),
@@ -111,7 +112,7 @@ class Overview(Room):
             needs_reassignment=case["assignee"] is not None and case["assignee"] in recused,
         )
 
-    async def briefs(self, cases: list[dict[str, Any]]) -> dict[int, s.MediationBrief]:
+    async def briefs(self, cases: list[dict[str, Any]]) -> dict[int, MediationBrief]:
         """Briefs for a page of cases, in a fixed number of queries (for the worker's queue)."""
         ids = [case["id"] for case in cases]
         if not ids:

@@ -125,8 +125,9 @@ class Parties(Room):
             self.require_state(viewer, BEFORE_AGREEMENT)
             party = await party_of(case_id, party_id)
             channel = data.channel if viewer.manager else "online"
-            answer = {"consent": data.status, "consent_at": now, "consent_channel": channel}
-            await MediationParty.update(answer).where(MediationParty.id == party_id)
+            await MediationParty.update(consent=data.status, consent_at=now, consent_channel=channel).where(
+                MediationParty.id == party_id
+            )
             await self.event(
                 viewer,
                 "party_consent",
@@ -139,4 +140,4 @@ class Parties(Room):
                 },
                 now,
             )
-            return {**party, **answer}
+            return {**party, "consent": data.status, "consent_at": now, "consent_channel": channel}

@@ -189,8 +189,9 @@ def _open_sessions(page: Page) -> Choices:
 
 
 def _terms(page: Page) -> Choices:
-    agreement = page.summary.agreement
-    terms = (agreement.content.get("terms") or []) if agreement else []
+    terms = page.summary.agreement.content.get("terms") if page.summary.agreement else None
+    if not isinstance(terms, list):
+        return ()
     return tuple(
         (str(index), f"{index + 1}. {term.get('text', '')}")
         for index, term in enumerate(terms)
@@ -430,8 +431,9 @@ def agreement_values(summary: s.MediationSummary | None) -> dict[str, str]:
         return {}
     content = summary.agreement.content
     values = {name: str(content.get(name) or "") for name in s.AgreementWrite.model_fields if name != "terms"}
-    terms = content.get("terms") or []
-    values["terms"] = "\n".join(str(term.get("text", "")) for term in terms if isinstance(term, dict))
+    terms = content.get("terms")
+    lines = terms if isinstance(terms, list) else []
+    values["terms"] = "\n".join(str(term.get("text", "")) for term in lines if isinstance(term, dict))
     return values
 
 
