@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from jiesu.accounts.security import Principal
 from jiesu.mediation import schemas as s
+from jiesu.mediation.base import BEFORE_AGREEMENT, IN_MEDIATION
 from jiesu.mediation.rooms import MediationRooms
 from jiesu.web.forms import FormErrors
 from jiesu.web.i18n import N_
@@ -203,7 +204,7 @@ def _terms(page: Page) -> Choices:
 
 
 def _before_agreement(page: Page) -> bool:
-    return bool(page.case["state"] in ("triage", "mediation"))
+    return bool(page.case["state"] in BEFORE_AGREEMENT)
 
 
 def _has_parties(page: Page) -> bool:
@@ -211,7 +212,7 @@ def _has_parties(page: Page) -> bool:
 
 
 def _in_mediation(page: Page) -> bool:
-    return bool(page.case["state"] == "mediation")
+    return bool(page.case["state"] in IN_MEDIATION)
 
 
 def _may_start(page: Page) -> bool:
