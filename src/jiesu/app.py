@@ -38,7 +38,7 @@ from jiesu.limits.input import MAX_BODY_BYTES
 from jiesu.mediation import rights as mediation_rights
 from jiesu.mediation.api import FollowUpController, MediationController
 from jiesu.mediation.config import load_clocks
-from jiesu.mediation.service import MediationService
+from jiesu.mediation.rooms import install_mediation
 from jiesu.notify import rights as notify_rights
 from jiesu.notify.api import NotificationController
 from jiesu.notify.delivery import sender_job, webhook_sender
@@ -119,8 +119,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     cases = CaseService(workflow, catalogue, settings.secret_key, clock, router=router, sla=sla)
     sweeper = Sweeper(cases, sla, clock)
     sender = webhook_sender(settings, clock)
-    mediation = MediationService(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
-    cases.effect_hooks.append(mediation.case_effects)
+    mediation = install_mediation(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
     reports = ReportService(load_report_settings(settings.workflows_dir / "reports.yaml"), cases)
     register_personal_data()
     rights = RightsService(clock, settings.retention_days)

@@ -79,8 +79,17 @@ def cmd_workflow_diagram(_: argparse.Namespace) -> int:
     return 0
 
 
+def _register_integrity_checks() -> None:
+    """The checks the app registers at start-up, for the commands that verify without the app."""
+    from jiesu.mediation.integrity import register_with_audit
+
+    register_with_audit()
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from jiesu.audit.chain import Checkpoint, verify_chain, verify_with_checkpoint
+
+    _register_integrity_checks()
 
     checkpoint = getattr(args, "checkpoint", None)
     if checkpoint is not None:
@@ -102,6 +111,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_audit_checkpoint(_: argparse.Namespace) -> int:
     """Print the verified head as SEQ:HASH, to keep somewhere the database's operators cannot edit."""
     from jiesu.audit.chain import head_checkpoint, verify_chain
+
+    _register_integrity_checks()
 
     async def work() -> tuple[Any, Any]:
         return await verify_chain(), await head_checkpoint()

@@ -56,6 +56,16 @@ def field_error(field: str, message: str) -> ValidationException:
     )
 
 
+def not_found(detail: str) -> NotFoundException:
+    """A 404, for services that name no HTTP type of their own."""
+    return NotFoundException(detail)
+
+
+def forbidden(detail: str) -> PermissionDeniedException:
+    """A 403, for services that name no HTTP type of their own."""
+    return PermissionDeniedException(detail)
+
+
 def _conflict_handler(_: Request[Any, Any, Any], exc: CaseConflict) -> Response[dict[str, Any]]:
     return Response(
         {

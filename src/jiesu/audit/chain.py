@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from jiesu.audit import seals as sealing
+from jiesu.audit.checks import first_integrity_problem
 from jiesu.audit.tables import AuditHead, CaseEvent, EventText
 from jiesu.audit.texts import texts_by_seq
 from jiesu.db import before_commit, transaction_scratch
@@ -193,12 +194,9 @@ async def verify_chain() -> ChainReport:
             checked + 1,
             f"the chain ends at event {checked} but the head records {head_seq} (truncated)",
         )
-    from jiesu.mediation.integrity import check_frozen_agreements
-
-    agreement_problem = await check_frozen_agreements()
-    if agreement_problem:
-        seq, reason = agreement_problem.seq, agreement_problem.reason
-        return ChainReport(False, checked, head_seq, head_hash, seq, reason)
+    protected = await first_integrity_problem()
+    if protected:
+        return ChainReport(False, checked, head_seq, head_hash, protected.seq, protected.reason)
     return ChainReport(True, checked, head_seq, head_hash)
 
 

@@ -220,7 +220,7 @@ class QueueController(Controller):
         rows = await work_queue(actor, limit, with_claimable=claimable)
         now = cases.clock()
         items = [case_model(cases, actor, row, now) for row in rows]
-        briefs = await request.app.state.mediation.briefs(rows)
+        briefs = await request.app.state.mediation.overview.briefs(rows)
         for item in items:
             item.mediation = briefs.get(item.id)
         return items

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from jiesu.accounts.schemas import Code, Phone
-from jiesu.mediation.schemas import MediationBrief
 from jiesu.routing.schemas import Latitude, Longitude
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -52,6 +51,23 @@ class ExtensionRequestOut(BaseModel):
     until: datetime
     requested_by: str
     requested_at: datetime
+
+
+class MediationBrief(BaseModel):
+    """What a queue item shows of the mediation: the clocks that run.
+
+    Declared here, beside the queue item that carries it, so cases imports nothing of mediation; the
+    mediation package fills it (``Overview.briefs``)."""
+
+    status: str
+    clock_due: datetime | None
+    clock_overdue: bool
+    next_session_at: datetime | None
+    agreement_status: str | None
+    confirmation_due: datetime | None
+    confirmation_days_left: int | None
+    next_check_on: date | None
+    needs_reassignment: bool
 
 
 class CaseOut(BaseModel):

@@ -14,8 +14,12 @@ from litestar.status_codes import HTTP_201_CREATED
 from jiesu.accounts.security import Principal
 from jiesu.errors import CaseConflict
 from jiesu.mediation import schemas as s
+from jiesu.mediation.agreements import signatures_for_document
 from jiesu.mediation.documents import document_model, render_page, render_pdf
-from jiesu.mediation.service import MediationService
+from jiesu.mediation.panel import mediator_out
+from jiesu.mediation.parties import party_out
+from jiesu.mediation.rooms import MediationRooms
+from jiesu.mediation.sessions import session_out
 
 Req = Request[Principal, Any, Any]
 # The error answers declared in the OpenAPI schema (400 is declared by Litestar for handlers with input).
@@ -23,8 +27,9 @@ MEDIATION_ERRORS = [NotAuthorizedException, PermissionDeniedException, NotFoundE
 FOLLOW_UP_ERRORS = [NotAuthorizedException, PermissionDeniedException]
 
 
-def provide_mediation(state: State) -> MediationService:
-    return state.mediation
+def provide_mediation(state: State) -> MediationRooms:
+    rooms: MediationRooms = state.mediation
+    return rooms
 
 
 class MediationController(Controller):
@@ -37,8 +42,8 @@ class MediationController(Controller):
         summary="The mediation: parties, panel, sessions, agreement, clocks and countdowns",
         raises=MEDIATION_ERRORS,
     )
-    async def summary(self, request: Req, case_id: int, mediation: MediationService) -> s.MediationSummary:
-        return await mediation.summary(request.user, case_id)
+    async def summary(self, request: Req, case_id: int, mediation: MediationRooms) -> s.MediationSummary:
+        return await mediation.overview.summary(request.user, case_id)
 
     @post(
         "/mediation/start",
@@ -46,9 +51,9 @@ class MediationController(Controller):
         summary="Start mediation (every applicant and respondent consents)",
         raises=MEDIATION_ERRORS,
     )
-    async def start(self, request: Req, case_id: int, mediation: MediationService) -> s.MediationSummary:
-        await mediation.start(request.user, case_id)
-        return await mediation.summary(request.user, case_id)
+    async def start(self, request: Req, case_id: int, mediation: MediationRooms) -> s.MediationSummary:
+        await mediation.sessions.start(request.user, case_id)
+        return await mediation.overview.summary(request.user, case_id)
 
     @post(
         "/mediation/extend",
@@ -57,18 +62,18 @@ class MediationController(Controller):
         raises=MEDIATION_ERRORS,
     )
     async def extend(
-        self, request: Req, case_id: int, data: s.ExtendClock, mediation: MediationService
+        self, request: Req, case_id: int, data: s.ExtendClock, mediation: MediationRooms
     ) -> s.MediationSummary:
-        await mediation.extend(request.user, case_id, data)
-        return await mediation.summary(request.user, case_id)
+        await mediation.sessions.extend(request.user, case_id, data)
+        return await mediation.overview.summary(request.user, case_id)
 
     @get(
         "/parties",
         summary="The parties, with contacts as far as the caller may see them",
         raises=MEDIATION_ERRORS,
     )
-    async def parties(self, request: Req, case_id: int, mediation: MediationService) -> list[s.PartyOut]:
-        return (await mediation.summary(request.user, case_id)).parties
+    async def parties(self, request: Req, case_id: int, mediation: MediationRooms) -> list[s.PartyOut]:
+        return (await mediation.overview.summary(request.user, case_id)).parties
 
     @post(
         "/parties",
@@ -77,10 +82,10 @@ class MediationController(Controller):
         raises=MEDIATION_ERRORS,
     )
     async def add_party(
-        self, request: Req, case_id: int, data: s.PartyCreate, mediation: MediationService
+        self, request: Req, case_id: int, data: s.PartyCreate, mediation: MediationRooms
     ) -> s.PartyOut:
-        row = await mediation.add_party(request.user, case_id, data)
-        return mediation.party_out(await mediation.viewer(request.user, case_id), row)
+        row = await mediation.parties.add_party(request.user, case_id, data)
+        return party_out(await mediation.parties.viewer(request.user, case_id), row)
 
     @post(
         "/parties/{party_id:int}/consent",
@@ -89,18 +94,18 @@ class MediationController(Controller):
         raises=MEDIATION_ERRORS,
     )
     async def consent(
-        self, request: Req, case_id: int, party_id: int, data: s.ConsentRecord, mediation: MediationService
+        self, request: Req, case_id: int, party_id: int, data: s.ConsentRecord, mediation: MediationRooms
     ) -> s.PartyOut:
-        row = await mediation.record_consent(request.user, case_id, party_id, data)
-        return mediation.party_out(await mediation.viewer(request.user, case_id), row)
+        row = await mediation.parties.record_consent(request.user, case_id, party_id, data)
+        return party_out(await mediation.parties.viewer(request.user, case_id), row)
 
     @get(
         "/mediators",
         summary="The panel: mediators and invited relatives, neighbours, experts",
         raises=MEDIATION_ERRORS,
     )
-    async def mediators(self, request: Req, case_id: int, mediation: MediationService) -> list[s.MediatorOut]:
-        return (await mediation.summary(request.user, case_id)).mediators
+    async def mediators(self, request: Req, case_id: int, mediation: MediationRooms) -> list[s.MediatorOut]:
+        return (await mediation.overview.summary(request.user, case_id)).mediators
 
     @post(
         "/mediators",
@@ -109,9 +114,9 @@ class MediationController(Controller):
         raises=MEDIATION_ERRORS,
     )
     async def add_mediator(
-        self, request: Req, case_id: int, data: s.MediatorCreate, mediation: MediationService
+        self, request: Req, case_id: int, data: s.MediatorCreate, mediation: MediationRooms
     ) -> s.MediatorOut:
-        return mediation.mediator_out(await mediation.add_mediator(request.user, case_id, data))
+        return mediator_out(await mediation.panel.add_mediator(request.user, case_id, data))
 
     @post(
         "/recusals",
@@ -120,17 +125,17 @@ class MediationController(Controller):
         raises=MEDIATION_ERRORS,
     )
     async def recuse(
-        self, request: Req, case_id: int, data: s.RecusalCreate, mediation: MediationService
+        self, request: Req, case_id: int, data: s.RecusalCreate, mediation: MediationRooms
     ) -> s.RecusalOut:
-        return s.RecusalOut(**await mediation.recuse(request.user, case_id, data))
+        return s.RecusalOut(**await mediation.panel.recuse(request.user, case_id, data))
 
     @get(
         "/sessions",
         summary="Sessions (a party sees those they attend and public ones)",
         raises=MEDIATION_ERRORS,
     )
-    async def sessions(self, request: Req, case_id: int, mediation: MediationService) -> list[s.SessionOut]:
-        return (await mediation.summary(request.user, case_id)).sessions
+    async def sessions(self, request: Req, case_id: int, mediation: MediationRooms) -> list[s.SessionOut]:
+        return (await mediation.overview.summary(request.user, case_id)).sessions
 
     @post(
         "/sessions",
@@ -139,10 +144,10 @@ class MediationController(Controller):
         raises=MEDIATION_ERRORS,
     )
     async def schedule(
-        self, request: Req, case_id: int, data: s.SessionCreate, mediation: MediationService
+        self, request: Req, case_id: int, data: s.SessionCreate, mediation: MediationRooms
     ) -> s.SessionOut:
-        row = await mediation.schedule(request.user, case_id, data)
-        return mediation.session_out(await mediation.viewer(request.user, case_id), row)
+        row = await mediation.sessions.schedule(request.user, case_id, data)
+        return session_out(await mediation.sessions.viewer(request.user, case_id), row)
 
     @post(
         "/sessions/{session_id:int}/hold",
@@ -151,10 +156,10 @@ class MediationController(Controller):
         raises=MEDIATION_ERRORS,
     )
     async def hold(
-        self, request: Req, case_id: int, session_id: int, data: s.SessionHold, mediation: MediationService
+        self, request: Req, case_id: int, session_id: int, data: s.SessionHold, mediation: MediationRooms
     ) -> s.SessionOut:
-        row = await mediation.hold(request.user, case_id, session_id, data)
-        return mediation.session_out(await mediation.viewer(request.user, case_id), row)
+        row = await mediation.sessions.hold(request.user, case_id, session_id, data)
+        return session_out(await mediation.sessions.viewer(request.user, case_id), row)
 
     @post(
         "/sessions/{session_id:int}/postpone",
@@ -168,19 +173,19 @@ class MediationController(Controller):
         case_id: int,
         session_id: int,
         data: s.SessionPostpone,
-        mediation: MediationService,
+        mediation: MediationRooms,
     ) -> s.SessionOut:
-        row = await mediation.postpone(request.user, case_id, session_id, data)
-        return mediation.session_out(await mediation.viewer(request.user, case_id), row)
+        row = await mediation.sessions.postpone(request.user, case_id, session_id, data)
+        return session_out(await mediation.sessions.viewer(request.user, case_id), row)
 
     @get(
         "/agreement",
         summary="The written agreement, its signatures, countdown and performance checks",
         raises=MEDIATION_ERRORS,
     )
-    async def agreement(self, request: Req, case_id: int, mediation: MediationService) -> s.AgreementOut:
-        _, agreement = await mediation.agreement_for(request.user, case_id)
-        return await mediation.agreement_out(agreement, mediation.now())
+    async def agreement(self, request: Req, case_id: int, mediation: MediationRooms) -> s.AgreementOut:
+        _, agreement = await mediation.overview.agreement_for(request.user, case_id)
+        return await mediation.overview.agreement(agreement)
 
     @put(
         "/agreement",
@@ -188,10 +193,10 @@ class MediationController(Controller):
         raises=MEDIATION_ERRORS,
     )
     async def write_agreement(
-        self, request: Req, case_id: int, data: s.AgreementWrite, mediation: MediationService
+        self, request: Req, case_id: int, data: s.AgreementWrite, mediation: MediationRooms
     ) -> s.AgreementOut:
-        agreement = await mediation.write_agreement(request.user, case_id, data)
-        return await mediation.agreement_out(agreement, mediation.now())
+        agreement = await mediation.agreements.write_agreement(request.user, case_id, data)
+        return await mediation.overview.agreement(agreement)
 
     @post(
         "/agreement/signatures",
@@ -200,10 +205,10 @@ class MediationController(Controller):
         raises=MEDIATION_ERRORS,
     )
     async def sign(
-        self, request: Req, case_id: int, data: s.SignatureCreate, mediation: MediationService
+        self, request: Req, case_id: int, data: s.SignatureCreate, mediation: MediationRooms
     ) -> s.AgreementOut:
-        agreement = await mediation.sign(request.user, case_id, data)
-        return await mediation.agreement_out(agreement, mediation.now())
+        agreement = await mediation.agreements.sign(request.user, case_id, data)
+        return await mediation.overview.agreement(agreement)
 
     @post(
         "/agreement/confirmation",
@@ -212,11 +217,11 @@ class MediationController(Controller):
         raises=MEDIATION_ERRORS,
     )
     async def confirmation(
-        self, request: Req, case_id: int, data: s.ConfirmationCreate, mediation: MediationService
+        self, request: Req, case_id: int, data: s.ConfirmationCreate, mediation: MediationRooms
     ) -> s.AgreementOut:
-        await mediation.record_confirmation(request.user, case_id, data)
-        _, agreement = await mediation.agreement_for(request.user, case_id)
-        return await mediation.agreement_out(agreement, mediation.now())
+        await mediation.follow_up.record_confirmation(request.user, case_id, data)
+        _, agreement = await mediation.overview.agreement_for(request.user, case_id)
+        return await mediation.overview.agreement(agreement)
 
     @post(
         "/agreement/checks",
@@ -225,9 +230,9 @@ class MediationController(Controller):
         raises=MEDIATION_ERRORS,
     )
     async def check(
-        self, request: Req, case_id: int, data: s.CheckCreate, mediation: MediationService
+        self, request: Req, case_id: int, data: s.CheckCreate, mediation: MediationRooms
     ) -> s.CheckOut:
-        return s.CheckOut(**await mediation.check_performance(request.user, case_id, data))
+        return s.CheckOut(**await mediation.follow_up.check_performance(request.user, case_id, data))
 
     @get(
         "/agreement/page",
@@ -235,15 +240,15 @@ class MediationController(Controller):
         summary="The agreement as a printable page",
         raises=MEDIATION_ERRORS,
     )
-    async def page(self, request: Req, case_id: int, mediation: MediationService) -> str:
-        _, agreement = await mediation.agreement_for(request.user, case_id)
-        model = document_model(agreement, await mediation.signatures_for_document(agreement))
+    async def page(self, request: Req, case_id: int, mediation: MediationRooms) -> str:
+        _, agreement = await mediation.overview.agreement_for(request.user, case_id)
+        model = document_model(agreement, await signatures_for_document(agreement))
         return render_page(model)
 
     @get("/agreement/pdf", summary="The agreement as a PDF", raises=MEDIATION_ERRORS)
-    async def pdf(self, request: Req, case_id: int, mediation: MediationService) -> Response[bytes]:
-        _, agreement = await mediation.agreement_for(request.user, case_id)
-        model = document_model(agreement, await mediation.signatures_for_document(agreement))
+    async def pdf(self, request: Req, case_id: int, mediation: MediationRooms) -> Response[bytes]:
+        _, agreement = await mediation.overview.agreement_for(request.user, case_id)
+        model = document_model(agreement, await signatures_for_document(agreement))
         filename = f"agreement-{case_id}-{agreement['number']}.pdf"
         return Response(
             await anyio.to_thread.run_sync(render_pdf, model),
@@ -262,5 +267,5 @@ class FollowUpController(Controller):
         summary="Signed agreements in the caller's care: confirmation countdowns, checks due",
         raises=FOLLOW_UP_ERRORS,
     )
-    async def follow_ups(self, request: Req, mediation: MediationService) -> list[s.FollowUp]:
-        return await mediation.follow_ups(request.user)
+    async def follow_ups(self, request: Req, mediation: MediationRooms) -> list[s.FollowUp]:
+        return await mediation.follow_up.follow_ups(request.user)

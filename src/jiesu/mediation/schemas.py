@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from jiesu.accounts.schemas import Phone, Username
+from jiesu.cases.schemas import MediationBrief
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Short = Annotated[Text, StringConstraints(max_length=200)]
@@ -215,20 +216,6 @@ class MediationClock(BaseModel):
     overdue: bool
     extension_count: int
     may_extend: bool
-
-
-class MediationBrief(BaseModel):
-    """What a queue item shows of the mediation: the clocks that run."""
-
-    status: str
-    clock_due: datetime | None
-    clock_overdue: bool
-    next_session_at: datetime | None
-    agreement_status: str | None
-    confirmation_due: datetime | None
-    confirmation_days_left: int | None
-    next_check_on: date | None
-    needs_reassignment: bool
 
 
 class MediationSummary(BaseModel):

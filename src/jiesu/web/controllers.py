@@ -38,7 +38,7 @@ from jiesu.web.forms import (
 )
 from jiesu.web.i18n import LANG_COOKIE, LOCALES, N_
 from jiesu.web.mediation import (
-    FORM_FIELDS,
+    FORMS,
     agreement_values,
     apply_mediation,
     mediation_view,
@@ -393,8 +393,8 @@ class CasePages(Controller):
 
     @post("/{case_id:int}/mediation/{form_name:str}")
     async def mediate(self, request: Request, case_id: int, form_name: str) -> Template | Redirect:
-        """The mediation forms: MediationService checks who may do what, as for the API."""
-        if form_name not in FORM_FIELDS:
+        """The mediation forms: the mediation rooms check who may do what, as for the API."""
+        if form_name not in FORMS:
             raise NotFoundException(f"no mediation form {form_name}")
         actor, case = await _viewer(request, case_id)
         typed = typed_mediation(form_name, await request.form())
