@@ -31,7 +31,8 @@ class CaseRules(Room):
             raise field_error("assignee", "a party objected to this mediator on this case (recusal)")
         if action == "resolve":
             await _check_outcome(case, payload)
-        after_agreement = action == "reopen_mediation" or (action == "refer" and case["state"] != STATES.mediation)
+        referred_after = action == "refer" and case["state"] != STATES.mediation
+        after_agreement = action == "reopen_mediation" or referred_after
         if after_agreement and await _frozen_agreement(case["id"]) is None:
             raise self.refusal(actor, case, "needs a signed agreement that was not performed")
         if action == "record_performance":

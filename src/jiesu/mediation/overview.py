@@ -104,7 +104,9 @@ class Overview(Room):
         return MediationBrief(
             status=mediation["status"] if mediation else "not_started",
             clock_due=mediation["clock_due"] if mediation else None,
-            clock_overdue=bool(mediation and mediation["clock_due"] < now and case["state"] == STATES.mediation),
+            clock_overdue=bool(
+                mediation and mediation["clock_due"] < now and case["state"] == STATES.mediation
+            ),
             next_session_at=min(upcoming) if upcoming else None,
             agreement_status=agreement["status"] if agreement else None,
             confirmation_due=window.due if window else None,
