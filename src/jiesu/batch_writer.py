@@ -27,14 +27,17 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
+from piccolo.columns import Column
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.table import Table
 
 from jiesu import db
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Value = TypeVar("Value")
 Rows = list[dict[str, Any]]
 MAX_BATCH = 256
 
@@ -52,12 +55,44 @@ class Query:
         return self.rows is not None
 
 
+# Statements that end in a value: a part of a batch step (``yield from``), or run alone (``run_statements``).
+Statements = Generator[Query, Rows, Value]
 Steps = Generator[Query, Rows, list[Result | Exception]]
 BatchStep = Callable[[list[Item]], Steps[Result]]
 
 
 def placeholders(count: int) -> str:
     return ",".join("?" * count)
+
+
+def name(column: Column) -> str:
+    """A column as the database names it."""
+    return column._meta.db_column_name
+
+
+def table_name(table: type[Table]) -> str:
+    return table._meta.tablename
+
+
+def insert_sql(
+    table: type[Table], rows: int = 1, returning: Sequence[Column] = (), on_conflict: str = ""
+) -> str:
+    """INSERT of ``rows`` whole rows (every column but the id) into ``table``."""
+    columns = ", ".join(name(column) for column in table._meta.non_default_columns)
+    one = f"({placeholders(len(table._meta.non_default_columns))})"
+    sql = f"INSERT INTO {table_name(table)} ({columns}) VALUES {','.join([one] * rows)}"
+    sql += f" ON CONFLICT {on_conflict}" if on_conflict else ""
+    return f"{sql} RETURNING {', '.join(name(c) for c in returning)}" if returning else sql
+
+
+def row_values(table: type[Table], row: dict[str, Any]) -> list[Any]:
+    """The values of a row (keyed by column name) in the order ``insert_sql`` lists the columns."""
+    return [row[column._meta.name] for column in table._meta.non_default_columns]
+
+
+def insert_rows(table: type[Table], rows: Sequence[dict[str, Any]]) -> Query:
+    """One statement run for every row (executemany)."""
+    return Query(insert_sql(table), rows=[row_values(table, row) for row in rows])
 
 
 _QUESTION_MARK = re.compile(r"\?")
@@ -78,7 +113,7 @@ def _sqlite_rows(cursor: sqlite3.Cursor) -> Rows:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def run_on_sqlite(connection: sqlite3.Connection, steps: Steps[Result]) -> list[Result | Exception]:
+def run_on_sqlite(connection: sqlite3.Connection, steps: Statements[Value]) -> Value:
     try:
         query = next(steps)
         while True:
@@ -92,7 +127,7 @@ def run_on_sqlite(connection: sqlite3.Connection, steps: Steps[Result]) -> list[
         return stop.value
 
 
-async def run_on_connection(connection: Any, steps: Steps[Result]) -> list[Result | Exception]:
+async def run_on_connection(connection: Any, steps: Statements[Value]) -> Value:
     """Run on an asyncpg or aiosqlite connection (a transaction is already open on it)."""
     postgres = not isinstance(connection, aiosqlite.Connection)
     try:
@@ -121,11 +156,31 @@ async def run_on_connection(connection: Any, steps: Steps[Result]) -> list[Resul
         return stop.value
 
 
-async def run_in_current_transaction(steps: Steps[Result]) -> list[Result | Exception]:
+async def run_in_current_transaction(steps: Statements[Value]) -> Value:
     transaction = db.current_engine().current_transaction.get()
     if transaction is None:
         raise RuntimeError("this must run inside jiesu.db.write_transaction()")
     return await run_on_connection(transaction.connection, steps)
+
+
+async def run_statements(steps: Statements[Value]) -> Value:
+    """Run in the current transaction, or outside any on a connection of its own (reads)."""
+    engine = db.current_engine()
+    if engine.current_transaction.get() is not None:
+        return await run_in_current_transaction(steps)
+    if isinstance(engine, PostgresEngine):
+        if engine.pool is not None:
+            async with engine.pool.acquire() as pooled:
+                return await run_on_connection(pooled, steps)
+        connection = await engine.get_new_connection()
+    elif isinstance(engine, SQLiteEngine):
+        connection = await engine.get_connection()
+    else:
+        raise TypeError(f"no statements runner for {type(engine).__name__}")
+    try:
+        return await run_on_connection(connection, steps)
+    finally:
+        await connection.close()
 
 
 # ---- writers ------------------------------------------------------------------------------------

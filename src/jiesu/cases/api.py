@@ -16,7 +16,7 @@ from litestar.exceptions import (
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
-from jiesu.accounts.security import Principal, issue_token, optional_principal
+from jiesu.accounts.security import Principal, issue_token, optional_principal, require_roles
 from jiesu.audit.tables import CaseEvent
 from jiesu.audit.texts import reveal_events
 from jiesu.cases.schemas import (
@@ -35,7 +35,7 @@ from jiesu.cases.tables import Case
 from jiesu.errors import OPEN_TO_ANONYMOUS, CaseConflict, Unprocessable
 from jiesu.limits.input import MAX_ID
 from jiesu.privacy import mask_name, mask_phone
-from jiesu.routing.router import routing_summary
+from jiesu.routing.router import flagged_case_ids, routing_summary
 from jiesu.sla.extensions import pending_request
 
 # Roles that need to reach the filer: the dispatcher calls back, the assignee makes first contact.
@@ -260,3 +260,28 @@ class TrackController(Controller):
         return TrackResponse(
             case_id=case["id"], access_token=issue_token(request.app.state.jwt_auth, principal)
         )
+
+
+class FlaggedController(Controller):
+    """A listing of cases, so it lives with the cases; what is flagged is the router's (``jiesu.routing``)."""
+
+    path = "/api/routing"
+    tags = ["routing"]
+    dependencies = {"cases": Provide(provide_cases, sync_to_thread=False)}
+
+    @get(
+        "/flagged",
+        guards=[require_roles("dispatcher", "supervisor", "admin")],
+        summary="Cases the router could not place or that came back: the dispatchers' attention list",
+    )
+    async def flagged(self, request: Request[Principal, Any, Any], cases: CaseService) -> list[CaseOut]:
+        rows = (
+            await Case.select()
+            .where(cases.visibility_clause(request.user))
+            .where(Case.state.is_in(["intake", "triage", "mediation"]))
+            .where(Case.id.is_in(flagged_case_ids()))
+            .order_by(Case.due_at)
+            .limit(200)
+        )
+        now = cases.clock()
+        return [case_model(cases, request.user, row, now) for row in rows]

@@ -20,6 +20,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from jiesu.accounts.security import Principal
 from jiesu.accounts.tables import User
 from jiesu.audit.chain import append_event, canonical_json
+from jiesu.cases.effects import Decide, unconditionally
 from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
 from jiesu.db import write_transaction
@@ -857,12 +858,19 @@ class MediationService:
 
     async def case_effects(
         self, actor: Principal, case: dict[str, Any], action: str, payload: dict[str, Any], now: datetime
-    ) -> dict[str, Any]:
-        """Checks and column changes that a case action needs because of the mediation records."""
-        if action in ("dispatch", "reassign") and payload["assignee"] in await self._recused_usernames(
-            case["id"]
-        ):
-            raise field_error("assignee", "a party objected to this mediator on this case (recusal)")
+    ) -> Decide:
+        """Checks and column changes that a case action needs because of the mediation records (an
+        effect hook: ``jiesu.cases.effects``)."""
+        if action in ("dispatch", "reassign"):
+            # A case being filed (no id yet) has no mediation records.
+            recused = await self._recused_usernames(case["id"]) if case["id"] is not None else set()
+
+            def refuse_recused(final: dict[str, Any]) -> dict[str, Any]:
+                if final["assignee"] in recused:
+                    raise field_error("assignee", "a party objected to this mediator on this case (recusal)")
+                return {}
+
+            return refuse_recused
         if action == "resolve":
             outcome = payload["outcome"]
             if outcome in AGREEMENT_OUTCOMES:
@@ -884,19 +892,22 @@ class MediationService:
                 or not await self._fully_performed(agreement)
             ):
                 raise self._refusal(actor, case, "needs outcome agreement_pending and every term performed")
-            return {"outcome": "agreement_performed"}
+            return unconditionally({"outcome": "agreement_performed"})
         if action == "refer":
-            return {
-                "outcome": payload.get("outcome") or "referred",
-                "resolution_summary": payload["reason"],
-                "resolved_at": now,
-                "feedback_due": None,
-                "closed_at": None,
-            }
+            return unconditionally(
+                {
+                    "outcome": payload.get("outcome") or "referred",
+                    "resolution_summary": payload["reason"],
+                    "resolved_at": now,
+                    "feedback_due": None,
+                    "closed_at": None,
+                }
+            )
         if action == "reopen_mediation":
             await self._reopen(case["id"], now)
-            return {"outcome": None, "resolved_at": None, "feedback_due": None, "closed_at": None}
-        return {}
+            reopened = {"outcome": None, "resolved_at": None, "feedback_due": None, "closed_at": None}
+            return unconditionally(reopened)
+        return unconditionally({})
 
     async def _reopen(self, case_id: int, now: datetime) -> None:
         """A new round: the agreement in force is superseded and the mediation clock starts again."""
