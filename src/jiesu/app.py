@@ -27,7 +27,8 @@ from jiesu.audit import rights as audit_rights
 from jiesu.audit.api import AuditController
 from jiesu.background import periodic
 from jiesu.cases import rights as case_rights
-from jiesu.cases.api import CaseController, QueueController, TrackController
+from jiesu.cases.api import CaseController, FlaggedController, QueueController, TrackController
+from jiesu.cases.intake import open_case_counts
 from jiesu.cases.service import CaseService
 from jiesu.cases.sweeper import Sweeper
 from jiesu.clock import Clock, system_clock
@@ -114,7 +115,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     catalogue = load_catalogue(settings.workflows_dir / "categories.yaml")
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
     accounts = AccountService(Passwords(settings.password_hash_profile), clock)
-    router = Router(load_rules(settings.workflows_dir / "routing.yaml", catalogue), catalogue)
+    rules = load_rules(settings.workflows_dir / "routing.yaml", catalogue)
+    router = Router(rules, catalogue, open_cases=open_case_counts)
     sla = load_sla_config(settings.workflows_dir / "sla.yaml")
     cases = CaseService(workflow, catalogue, settings.secret_key, clock, router=router, sla=sla)
     sweeper = Sweeper(cases, sla, clock)
@@ -159,6 +161,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             ReportController,
             RoutingRulesController,
             RoutingController,
+            FlaggedController,
             WorkerController,
             SlaController,
             NotificationController,
@@ -188,6 +191,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         state=State(
             {
                 "settings": settings,
+                "clock": clock,
                 "workflow": workflow,
                 "catalogue": catalogue,
                 "jwt_auth": jwt_auth,

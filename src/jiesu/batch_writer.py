@@ -5,12 +5,36 @@ the logic once, and three drivers run it:
 
 - on SQLite, a writer thread that owns one ``sqlite3`` connection: it drains its queue, runs the step
   for everything queued inside one ``BEGIN IMMEDIATE … COMMIT`` and answers each request only after
-  that commit (PERFORMANCE.md: the lever that lifts the intake path);
+  that commit (what lifts the intake path);
 - on PostgreSQL, an asyncio task doing the same on one pooled asyncpg connection;
 - inside a transaction already open (``jiesu.db.write_transaction``), on that transaction's connection.
 
 When a batch fails as a whole, each request is written again in a transaction of its own, so one bad
 request never takes the others down. SQL is written with ``?`` placeholders; PostgreSQL gets ``$n``.
+Parts of a step are ``Statements`` (``yield from``); the domains offer theirs (the audit chain's
+append, the router's reads), and ``run_statements`` runs one alone, so both paths share that code.
+
+Why two group-commit engines, this one and ``jiesu.db.GroupCommitWriter``
+--------------------------------------------------------------------------
+Both give many requests one COMMIT (one fsync), and both answer a request only after its commit. They
+differ in what they can run, and that is why there are two:
+
+- ``GroupCommitWriter`` (behind ``write_transaction``) runs *any* business operation as written: async
+  code using the Piccolo ORM, awaiting reads, checks and hooks between its statements. Operations queue
+  on a lock and run one after another, each in a SAVEPOINT of the shared transaction. It saves the
+  fsyncs but not the statements: N operations cost N times their statements, each a round trip through
+  the async driver (on SQLite, aiosqlite's thread hop).
+- This module runs one *batch step* for all queued requests together: set-based statements whose number
+  does not grow with the batch (one INSERT for every case of the batch), a plain ``sqlite3`` connection
+  in a thread of its own, and file-lock turns between server processes. The price is that the logic
+  must be written as a step over a whole batch with everything awaited done before (the intake's
+  prepare phase, ``jiesu.cases.effects``), which pays only on a hot path: filing.
+
+Merging them would mean either writing every operation as a batch step (all of ``CaseService``,
+mediation, rights …) or running the intake one filing at a time through savepoints, which would give up
+the intake's throughput; neither is simple or safe, so both stay, with the intake the only batch step.
+When a filing happens inside a ``write_transaction`` (a web form that also stores a photo), its step
+runs on that transaction's connection (the third driver above), so each write has exactly one engine.
 """
 
 from __future__ import annotations
@@ -24,17 +48,21 @@ import sqlite3
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
+from piccolo.columns import Column
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.table import Table
 
 from jiesu import db
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Value = TypeVar("Value")
 Rows = list[dict[str, Any]]
 MAX_BATCH = 256
 
@@ -52,12 +80,55 @@ class Query:
         return self.rows is not None
 
 
+# Statements that end in a value: a part of a batch step (``yield from``), or run alone (``run_statements``).
+Statements = Generator[Query, Rows, Value]
 Steps = Generator[Query, Rows, list[Result | Exception]]
 BatchStep = Callable[[list[Item]], Steps[Result]]
 
 
 def placeholders(count: int) -> str:
     return ",".join("?" * count)
+
+
+def name(column: Column) -> str:
+    """A column as the database names it."""
+    return column._meta.db_column_name
+
+
+def table_name(table: type[Table]) -> str:
+    return table._meta.tablename
+
+
+@cache
+def _row_keys(table: type[Table]) -> tuple[str, ...]:
+    """Every column but the id, as rows key them; cached: ``_meta`` is slow to ask per row."""
+    return tuple(column._meta.name for column in table._meta.non_default_columns)
+
+
+@cache
+def _insert_into(table: type[Table]) -> str:
+    columns = ", ".join(name(column) for column in table._meta.non_default_columns)
+    return f"INSERT INTO {table_name(table)} ({columns}) VALUES "
+
+
+def insert_sql(
+    table: type[Table], rows: int = 1, returning: Sequence[Column] = (), on_conflict: str = ""
+) -> str:
+    """INSERT of ``rows`` whole rows (every column but the id) into ``table``."""
+    one = f"({placeholders(len(_row_keys(table)))})"
+    sql = _insert_into(table) + ",".join([one] * rows)
+    sql += f" ON CONFLICT {on_conflict}" if on_conflict else ""
+    return f"{sql} RETURNING {', '.join(name(c) for c in returning)}" if returning else sql
+
+
+def row_values(table: type[Table], row: dict[str, Any]) -> list[Any]:
+    """The values of a row (keyed by column name) in the order ``insert_sql`` lists the columns."""
+    return [row[key] for key in _row_keys(table)]
+
+
+def insert_rows(table: type[Table], rows: Sequence[dict[str, Any]]) -> Query:
+    """One statement run for every row (executemany)."""
+    return Query(insert_sql(table), rows=[row_values(table, row) for row in rows])
 
 
 _QUESTION_MARK = re.compile(r"\?")
@@ -78,7 +149,7 @@ def _sqlite_rows(cursor: sqlite3.Cursor) -> Rows:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def run_on_sqlite(connection: sqlite3.Connection, steps: Steps[Result]) -> list[Result | Exception]:
+def run_on_sqlite(connection: sqlite3.Connection, steps: Statements[Value]) -> Value:
     try:
         query = next(steps)
         while True:
@@ -92,7 +163,7 @@ def run_on_sqlite(connection: sqlite3.Connection, steps: Steps[Result]) -> list[
         return stop.value
 
 
-async def run_on_connection(connection: Any, steps: Steps[Result]) -> list[Result | Exception]:
+async def run_on_connection(connection: Any, steps: Statements[Value]) -> Value:
     """Run on an asyncpg or aiosqlite connection (a transaction is already open on it)."""
     postgres = not isinstance(connection, aiosqlite.Connection)
     try:
@@ -121,11 +192,31 @@ async def run_on_connection(connection: Any, steps: Steps[Result]) -> list[Resul
         return stop.value
 
 
-async def run_in_current_transaction(steps: Steps[Result]) -> list[Result | Exception]:
+async def run_in_current_transaction(steps: Statements[Value]) -> Value:
     transaction = db.current_engine().current_transaction.get()
     if transaction is None:
         raise RuntimeError("this must run inside jiesu.db.write_transaction()")
     return await run_on_connection(transaction.connection, steps)
+
+
+async def run_statements(steps: Statements[Value]) -> Value:
+    """Run in the current transaction, or outside any on a connection of its own (reads)."""
+    engine = db.current_engine()
+    if engine.current_transaction.get() is not None:
+        return await run_in_current_transaction(steps)
+    if isinstance(engine, PostgresEngine):
+        if engine.pool is not None:
+            async with engine.pool.acquire() as pooled:
+                return await run_on_connection(pooled, steps)
+        connection = await engine.get_new_connection()
+    elif isinstance(engine, SQLiteEngine):
+        connection = await engine.get_connection()
+    else:
+        raise TypeError(f"no statements runner for {type(engine).__name__}")
+    try:
+        return await run_on_connection(connection, steps)
+    finally:
+        await connection.close()
 
 
 # ---- writers ------------------------------------------------------------------------------------

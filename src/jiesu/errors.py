@@ -48,6 +48,10 @@ class CaseConflict(HTTPException):
         self.allowed_actions = allowed_actions
 
 
+# What a check raises to refuse an action (the batched intake then tries another worker).
+REFUSALS: tuple[type[HTTPException], ...] = (ValidationException, PermissionDeniedException, CaseConflict)
+
+
 def field_error(field: str, message: str) -> ValidationException:
     """A 400 naming one field, in the same shape as the framework's own validation errors."""
     return ValidationException(

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import datetime
+from typing import Any
 
+from jiesu.accounts.security import Principal
+from jiesu.cases.effects import Decide
 from jiesu.config import PROJECT_ROOT
+from jiesu.errors import field_error
 from jiesu.routing.catalogue import load_catalogue
 from tests.conftest import PASSWORD, Api
 
@@ -285,3 +290,29 @@ async def test_concurrent_filings_are_balanced_and_no_worker_exceeds_capacity(ap
         assert [e["action"] for e in events] == expected
     report = (await api.as_user("admin", "GET", "/api/audit/verify")).json()
     assert report["ok"] is True
+
+
+async def test_effect_hooks_decide_the_batched_accept_and_dispatch_as_they_decide_an_action(api: Api) -> None:
+    await set_worker(api, "w1", skills=["mediation"])
+    await set_worker(api, "w2", skills=["mediation"])
+    prepared: list[tuple[str, int | None, str | None]] = []
+
+    async def refuse_w1(
+        actor: Principal, case: dict[str, Any], action: str, payload: dict[str, Any], now: datetime
+    ) -> Decide:
+        prepared.append((action, case["id"], payload.get("assignee")))
+
+        def decide(final: dict[str, Any]) -> dict[str, Any]:
+            if action in ("dispatch", "reassign") and final["assignee"] == "w1":
+                raise field_error("assignee", "this hook refuses w1")
+            return {}
+
+        return decide
+
+    api.client.app.state.cases.effect_hooks.append(refuse_w1)
+    case = await api.file()
+    # Prepared with the request (no id, no worker yet); decided in the batch: w1 refused, w2 chosen.
+    assert prepared == [("accept", None, None), ("dispatch", None, None)]
+    assert case["assignee"] == "w2" and case["state"] == "mediation"
+    refused = await api.act("disp", case["id"], "reassign", assignee="w1", reason="back to w1")
+    assert refused.status_code == 400 and "refuses w1" in refused.json()["detail"]

@@ -30,6 +30,12 @@ class Principal:
     def is_staff(self) -> bool:
         return self.role in STAFF
 
+    def in_scope(self, jurisdiction_path: str | None) -> bool:
+        """Staff without a jurisdiction work city-wide; the others see their subtree."""
+        if self.jurisdiction_path is None:
+            return self.role != "worker"
+        return bool(jurisdiction_path) and jurisdiction_path.startswith(self.jurisdiction_path)
+
 
 class Passwords:
     def __init__(self, profile: str = "default") -> None:

@@ -1,9 +1,11 @@
 """The SHA-256 hash chain over every case event.
 
 Each event's hash is SHA-256 over the previous event's hash and the canonical JSON of the event
-(sorted keys, no spaces, UTF-8). The head row holds the last sequence number and hash; bumping it with
+(sorted keys, no spaces, UTF-8). The head row holds the last sequence number and hash; locking it with
 an UPDATE is what serialises appenders, on SQLite and PostgreSQL alike, and lets a truncated tail
-show. Events are chained at the end of their transaction, so the head is locked only briefly.
+show. Only this module touches the head: ``lock_head`` and ``append_after`` are the statements of an
+append, run by the batched intake inside its batch and by every other write at the end of its
+transaction (``append_prepared``), so the head is locked only briefly.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from jiesu.audit import seals as sealing
 from jiesu.audit.checks import first_integrity_problem
 from jiesu.audit.tables import AuditHead, CaseEvent, EventText
 from jiesu.audit.texts import texts_by_seq
+from jiesu.batch_writer import Query, Statements, insert_rows, name, run_in_current_transaction, table_name
 from jiesu.db import before_commit, transaction_scratch
 
 GENESIS_HASH = "0" * 64
@@ -94,6 +97,41 @@ def link_events(
     return rows, texts, prev_hash
 
 
+@dataclass(frozen=True)
+class Head:
+    """The chain's last event: its sequence number and hash."""
+
+    seq: int
+    hash: str
+
+
+def _update_head(assignments: str) -> str:
+    return f"UPDATE {table_name(AuditHead)} SET {assignments} WHERE {name(AuditHead.id)} = 1"
+
+
+def lock_head() -> Statements[Head]:
+    """Lock the head row until the end of the transaction and read it."""
+    seq, digest = name(AuditHead.seq), name(AuditHead.hash)
+    rows = yield Query(f"{_update_head(f'{seq} = {seq}')} RETURNING {seq}, {digest}")
+    if not rows:
+        raise RuntimeError("the audit head row is missing: run the migrations")
+    return Head(rows[0][seq], rows[0][digest])
+
+
+def append_after(head: Head, pending: list[dict[str, Any]]) -> Statements[Head]:
+    """Number, hash and write prepared events after ``head`` (locked by ``lock_head``); move the head."""
+    if not pending:
+        return head
+    events, texts, head_hash = link_events(pending, head.seq, head.hash)
+    yield insert_rows(CaseEvent, events)
+    if texts:
+        yield insert_rows(EventText, texts)
+    moved = Head(events[-1]["seq"], head_hash)
+    assignments = f"{name(AuditHead.seq)} = ?, {name(AuditHead.hash)} = ?"
+    yield Query(_update_head(assignments), [moved.seq, moved.hash])
+    return moved
+
+
 async def append_event(
     *,
     case_id: int,
@@ -124,23 +162,16 @@ def append_prepared(event: dict[str, Any]) -> None:
     before_commit(_chain_pending_events)
 
 
+def _append(pending: list[dict[str, Any]]) -> Statements[Head]:
+    head = yield from lock_head()
+    return (yield from append_after(head, pending))
+
+
 async def _chain_pending_events() -> None:
-    """Bump the head by the number of events (this locks it), hash them in order, write them."""
+    """Lock the head, hash the transaction's events in order, write them and the new head."""
     pending = transaction_scratch().pop("audit_events", [])
-    if not pending:
-        return
-    bumped = (
-        await AuditHead.update({AuditHead.seq: AuditHead.seq + len(pending)}, use_auto_update=False)
-        .where(AuditHead.id == 1)
-        .returning(AuditHead.seq, AuditHead.hash)
-    )
-    if not bumped:
-        raise RuntimeError("the audit head row is missing: run the migrations")
-    rows, texts, head_hash = link_events(pending, bumped[0]["seq"] - len(pending), bumped[0]["hash"])
-    await CaseEvent.insert(*(CaseEvent(**row) for row in rows))
-    if texts:
-        await EventText.insert(*(EventText(**text) for text in texts))
-    await AuditHead.update({AuditHead.hash: head_hash}).where(AuditHead.id == 1)
+    if pending:
+        await run_in_current_transaction(_append(pending))
 
 
 @dataclass(frozen=True)

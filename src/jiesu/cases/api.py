@@ -16,11 +16,11 @@ from litestar.exceptions import (
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
-from jiesu.accounts.auth import issue_token, optional_principal
+from jiesu.accounts.auth import issue_token, optional_principal, require_roles
 from jiesu.accounts.security import Principal
 from jiesu.audit.tables import CaseEvent
 from jiesu.audit.texts import reveal_events
-from jiesu.cases.queries import CaseFilter, case_listing, work_queue
+from jiesu.cases.queries import CaseFilter, case_listing, flagged_cases, work_queue
 from jiesu.cases.schemas import (
     CaseCreate,
     CaseOut,
@@ -246,3 +246,24 @@ class TrackController(Controller):
         return TrackResponse(
             case_id=case["id"], access_token=issue_token(request.app.state.jwt_auth, principal)
         )
+
+
+FLAGGED_LIMIT = 200
+
+
+class FlaggedController(Controller):
+    """A listing of cases, so it lives with the cases; what is flagged is the router's (``jiesu.routing``)."""
+
+    path = "/api/routing"
+    tags = ["routing"]
+    dependencies = {"cases": Provide(provide_cases, sync_to_thread=False)}
+
+    @get(
+        "/flagged",
+        guards=[require_roles("dispatcher", "supervisor", "admin")],
+        summary="Cases the router could not place or that came back: the dispatchers' attention list",
+    )
+    async def flagged(self, request: Request[Principal, Any, Any], cases: CaseService) -> list[CaseOut]:
+        rows = await flagged_cases(request.user, FLAGGED_LIMIT)
+        now = cases.clock()
+        return [case_model(cases, request.user, row, now) for row in rows]

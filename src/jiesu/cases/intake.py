@@ -1,12 +1,17 @@
 """Filing in batches: the write half of ``POST /api/cases``, for every filing queued at one moment.
 
-The request prepares an ``IntakePlan`` (validation, deadlines, the system's acceptance) without touching
-the database's write lock. The batch step then does, for all plans together, in one transaction and
-about ten statements whatever the batch size: lock the audit head, find idempotent replays, read the
-routing rules, the workers on duty and their loads, place each case and choose its worker (loads counted
-as the batch assigns), insert the cases, their hash-chained events, outbox rows, deadline timers and
+The request prepares an ``IntakePlan`` (validation, deadlines, the system's acceptance, the effect hooks
+of accept and dispatch: ``jiesu.cases.effects``) without touching the database's write lock. The batch
+step then does, for all plans together, in one transaction and about ten statements whatever the batch
+size: lock the audit head, find idempotent replays, read the routing rules, the workers on duty and
+their loads, place each case and choose its worker (loads counted as the batch assigns, the hooks
+deciding on the worker), insert the cases, their hash-chained events, outbox rows, deadline timers and
 routing decisions. A case the rules can place is thus accepted, dispatched and assigned before the
 request is answered, and answered only after its COMMIT (``jiesu.batch_writer``).
+
+Each domain owns its part: the audit chain the head and the linking (``lock_head``, ``append_after``),
+the router its reads and its decision (``Router.read_rules`` …, ``decision_row``); table and column
+names come from the Piccolo tables. This module records what the router decided.
 """
 
 from __future__ import annotations
@@ -18,17 +23,32 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from jiesu.accounts.security import SYSTEM
-from jiesu.audit.chain import link_events
-from jiesu.batch_writer import Query, Rows, Steps, placeholders
+from jiesu.audit.chain import Head, append_after, lock_head
+from jiesu.batch_writer import (
+    Query,
+    Rows,
+    Statements,
+    Steps,
+    insert_rows,
+    insert_sql,
+    name,
+    placeholders,
+    row_values,
+    table_name,
+)
+from jiesu.cases.effects import Decide, decide
 from jiesu.cases.tables import Case
-from jiesu.notify.outbox import OUTBOX_COLUMNS, outbox_row
-from jiesu.routing.router import OPEN_LOAD_SQL, Placement, decision_summary
+from jiesu.errors import REFUSALS
+from jiesu.notify.outbox import outbox_row
+from jiesu.notify.tables import OutboxMessage
+from jiesu.routing.router import Placement, decision_row, decision_summary, dispatch_fields
+from jiesu.routing.tables import RoutingDecision
+from jiesu.sla.tables import SlaTimer
 from jiesu.sla.timers import new_timer
+from jiesu.workflow import STATES
 
 if TYPE_CHECKING:
     from jiesu.cases.service import CaseService
-
-CASE_COLUMNS = [column._meta.db_column_name for column in Case._meta.non_default_columns]
 
 
 @cache
@@ -37,13 +57,21 @@ def case_defaults() -> dict[str, Any]:
     return {key: value for key, value in Case().to_dict().items() if key != "id"}
 
 
-EVENT_COLUMNS = ["seq", "case_id", "actor", "actor_role", "action", "from_state", "to_state", "fields"]
-EVENT_COLUMNS += ["created_at", "prev_hash", "hash"]
-TEXT_COLUMNS = ["event_seq", "field", "value", "salt"]
-TIMER_COLUMNS = ["case_id", "clock", "started_at", "due_at", "stage", "next_at", "reminded_at"]
-TIMER_COLUMNS += ["overdue_at", "escalations"]
-DECISION_COLUMNS = ["case_id", "rule_id", "rules_version", "level", "unit_code", "assignee", "located_by"]
-DECISION_COLUMNS += ["flagged", "reason", "returns", "created_at", "updated_at"]
+# The states in which an assigned case counts towards its worker's load.
+LOAD_STATES = (STATES.triage, *STATES.worker_queue)
+
+
+def open_case_counts(usernames: list[str]) -> Statements[Rows]:
+    """The open cases of these workers by priority: (assignee, priority, count) rows, the router's
+    ``OpenCases``."""
+    assignee, priority, state = name(Case.assignee), name(Case.priority), name(Case.state)
+    rows: Rows = yield Query(
+        f"SELECT {assignee} AS assignee, {priority} AS priority, COUNT(*) AS count FROM {table_name(Case)}"
+        f" WHERE {assignee} IN ({placeholders(len(usernames))})"
+        f" AND {state} IN ({placeholders(len(LOAD_STATES))}) GROUP BY {assignee}, {priority}",
+        [*usernames, *LOAD_STATES],
+    )
+    return rows
 
 
 ACCESS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read out over the phone
@@ -52,15 +80,6 @@ ACCESS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read 
 def tracking_number(now: datetime) -> str:
     """JS<date>-<6 characters>: short enough to read out; the batch makes sure it is not taken."""
     return f"JS{now:%Y%m%d}-" + "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(6))
-
-
-def insert_sql(
-    table: str, columns: list[str], rows: int = 1, returning: str = "", on_conflict: str = ""
-) -> str:
-    values = ",".join(f"({placeholders(len(columns))})" for _ in range(rows))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
-    sql += f" ON CONFLICT {on_conflict}" if on_conflict else ""
-    return f"{sql} RETURNING {returning}" if returning else sql
 
 
 @dataclass
@@ -75,6 +94,8 @@ class IntakePlan:
     # The state a dispatch leads to (fired on the shared machine by the request), when routing runs.
     dispatch_state: str | None = None
     located_by: str | None = None
+    # The effect hooks' decisions on that dispatch, prepared with the request (``jiesu.cases.effects``).
+    dispatch_effects: list[Decide] = field(default_factory=list)
 
 
 @dataclass
@@ -101,7 +122,7 @@ class IntakeBatch:
         self.router = service.router
 
     def __call__(self, plans: list[IntakePlan]) -> Steps[IntakeOutcome]:
-        head = (yield Query("UPDATE jiesu_audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash"))[0]
+        head = yield from lock_head()
         existing = yield from self._existing(plans)
         fresh: list[IntakePlan] = []
         first_of_key: dict[str, IntakePlan] = {}
@@ -126,16 +147,17 @@ class IntakeBatch:
                 outcomes.append(IntakeOutcome(replayed, False))
         return outcomes
 
-    def _existing(self, plans: list[IntakePlan]) -> Steps[dict[str, dict[str, Any]]]:
+    def _existing(self, plans: list[IntakePlan]) -> Statements[dict[str, dict[str, Any]]]:
         keys = sorted({plan.key for plan in plans if plan.key})
         if not keys:
             return {}
+        key = name(Case.idempotency_key)
         rows: Rows = yield Query(
-            f"SELECT * FROM jiesu_case WHERE idempotency_key IN ({placeholders(len(keys))})", keys
+            f"SELECT * FROM {table_name(Case)} WHERE {key} IN ({placeholders(len(keys))})", keys
         )
-        return {row["idempotency_key"]: row for row in rows}
+        return {row[key]: row for row in rows}
 
-    def _route(self, plans: list[IntakePlan]) -> Steps[list[_Written]]:
+    def _route(self, plans: list[IntakePlan]) -> Statements[list[_Written]]:
         """Place every routable case and choose its worker, counting the loads the batch adds."""
         written = [_Written(plan, dict(plan.case), list(plan.events)) for plan in plans]
         for item in written:
@@ -145,27 +167,10 @@ class IntakeBatch:
         router = self.router
         if not routable or router is None:
             return written
-        version_rows: Rows = yield Query("SELECT MAX(version) AS version FROM jiesu_routing_rules")
-        version = version_rows[0]["version"] or 0
-        body = None
-        if not router.knows_rules(version):
-            body = (yield Query("SELECT body FROM jiesu_routing_rules WHERE version = ?", [version]))[0][
-                "body"
-            ]
-        rules = router.rules_at(version, body)
-        missing = router.missing_jurisdictions(
+        version, rules = yield from router.read_rules()
+        yield from router.read_jurisdictions(
             router.codes_to_place(rules, (w.case["jurisdiction_path"] for w in routable))
         )
-        if missing:
-            router.remember_jurisdictions(
-                (
-                    yield Query(
-                        "SELECT code, level, path FROM jiesu_jurisdiction"
-                        f" WHERE code IN ({placeholders(len(missing))})",
-                        missing,
-                    )
-                )
-            )
         placements = [router.place(rules, w.case) for w in routable]
         homes = sorted(
             {
@@ -174,19 +179,8 @@ class IntakeBatch:
                 for h in router.homes(p, w.case["jurisdiction_path"])
             }
         )
-        workers: Rows = []
-        loads: dict[str, list[int]] = {}
-        if homes:
-            workers = yield Query(
-                "SELECT username, categories, capacity, jurisdiction_code FROM jiesu_user"
-                " WHERE role = 'worker' AND active = ? AND on_duty = ?"
-                f" AND jurisdiction_code IN ({placeholders(len(homes))}) ORDER BY username",
-                [True, True, *homes],
-            )
-            names = [w["username"] for w in workers]
-            if names:
-                rows = yield Query(OPEN_LOAD_SQL.format(names=placeholders(len(names))), names)
-                loads = router.loads(rows, rules)
+        workers = yield from router.read_workers(homes)
+        loads = yield from router.read_loads(workers, rules)
         for item, placement in zip(routable, placements, strict=True):
             self._dispatch(item, placement, version, workers, loads, rules.weight(item.case["priority"]))
         return written
@@ -200,43 +194,38 @@ class IntakeBatch:
         loads: dict[str, list[int]],
         weight: int,
     ) -> None:
-        assert self.router is not None and item.plan.dispatch_state is not None
+        assert item.plan.dispatch_state is not None
         case, now = item.case, item.plan.now
-        worker = self.router.choose_worker(case, placement, workers, loads)
-        reason = placement.reason
+        worker, changes = self._worker_hooks_allow(item, placement, workers, loads)
         if worker is not None:
             load = loads.setdefault(worker, [0, 0])
             load[0] += weight
             load[1] += 1
-            extra = {
-                "rule": placement.rule.id if placement.rule else None,
-                "unit": placement.unit["code"] if placement.unit else None,
-                "responsible": placement.unit["code"] if placement.unit else None,
-                "assist": list(placement.rule.assist) if placement.rule else [],
-                "flagged": placement.flagged,
-            }
-            dispatched = self.service.apply(case, item.plan.dispatch_state, {"assignee": worker}, now)
-            fields = {k: v for k, v in {"assignee": worker, **extra}.items() if v is not None}
+            dispatched = self.service.apply(
+                case, item.plan.dispatch_state, {"assignee": worker, **changes}, now
+            )
+            recorded = {"assignee": worker, **dispatch_fields(placement)}
+            fields = {k: v for k, v in recorded.items() if v is not None}
             item.events.append(self.service.event(SYSTEM, case, dispatched, "dispatch", fields, now))
             item.messages.append(("dispatch", dispatched))
             item.case = dispatched
-        elif placement.unit is not None and not placement.flagged:
-            reason = "no_worker"
-        item.decision = {
-            "rule_id": placement.rule.id if placement.rule else None,
-            "rules_version": version,
-            "level": placement.level,
-            "unit_code": placement.unit["code"] if placement.unit else None,
-            "assignee": worker,
-            "located_by": item.plan.located_by,
-            "flagged": placement.flagged or worker is None,
-            "reason": reason,
-            "returns": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
+        item.decision = decision_row(placement, worker, version, item.plan.located_by, now)
 
-    def _insert_cases(self, written: list[_Written]) -> Steps[None]:
+    def _worker_hooks_allow(
+        self, item: _Written, placement: Placement, workers: Rows, loads: dict[str, list[int]]
+    ) -> tuple[str | None, dict[str, Any]]:
+        """The router's choice among the workers the effect hooks accept, and the hooks' changes."""
+        assert self.router is not None
+        candidates = workers
+        while (worker := self.router.choose_worker(item.case, placement, candidates, loads)) is not None:
+            payload = {"version": item.case["version"], "assignee": worker}
+            try:
+                return worker, decide(item.plan.dispatch_effects, payload)
+            except REFUSALS:
+                candidates = [w for w in candidates if w["username"] != worker]
+        return None, {}
+
+    def _insert_cases(self, written: list[_Written]) -> Statements[None]:
         """Insert the cases; a tracking number already taken is drawn again.
 
         Six random characters a day: at tens of thousands of filings a day two would share one now and
@@ -253,15 +242,14 @@ class IntakeBatch:
                 used.add(item.case["tracking_no"])
             rows: Rows = yield Query(
                 insert_sql(
-                    "jiesu_case",
-                    CASE_COLUMNS,
+                    Case,
                     len(pending),
-                    returning="id, tracking_no",
-                    on_conflict="(tracking_no) DO NOTHING",
+                    returning=(Case.id, Case.tracking_no),
+                    on_conflict=f"({name(Case.tracking_no)}) DO NOTHING",
                 ),
-                [w.case[column] for w in pending for column in CASE_COLUMNS],
+                [value for w in pending for value in row_values(Case, w.case)],
             )
-            ids.update((row["tracking_no"], row["id"]) for row in rows)
+            ids.update((row[name(Case.tracking_no)], row[name(Case.id)]) for row in rows)
             pending = [item for item in pending if item.case["tracking_no"] not in ids]
             for item in pending:
                 item.case["tracking_no"] = tracking_number(item.plan.now)
@@ -276,10 +264,8 @@ class IntakeBatch:
             if item.decision is not None:
                 item.decision["case_id"] = case_id
 
-    def _insert_rest(self, written: list[_Written], head: dict[str, Any]) -> Steps[None]:
-        events, texts, head_hash = link_events(
-            [e for w in written for e in w.events], head["seq"], head["hash"]
-        )
+    def _insert_rest(self, written: list[_Written], head: Head) -> Statements[None]:
+        yield from append_after(head, [event for item in written for event in item.events])
         outbox, timers, decisions = [], [], []
         for item in written:
             for action, case in item.messages:
@@ -298,16 +284,6 @@ class IntakeBatch:
                 timers.append(timer)
             if item.decision is not None:
                 decisions.append(item.decision)
-        for table, columns, rows in (
-            ("jiesu_case_event", EVENT_COLUMNS, events),
-            ("jiesu_event_text", TEXT_COLUMNS, texts),
-            ("jiesu_outbox", OUTBOX_COLUMNS, outbox),
-            ("jiesu_sla_timer", TIMER_COLUMNS, timers),
-            ("jiesu_routing_decision", DECISION_COLUMNS, decisions),
-        ):
+        for table, rows in ((OutboxMessage, outbox), (SlaTimer, timers), (RoutingDecision, decisions)):
             if rows:
-                yield Query(insert_sql(table, columns), rows=[[row[c] for c in columns] for row in rows])
-        if events:
-            yield Query(
-                "UPDATE jiesu_audit_head SET seq = ?, hash = ? WHERE id = 1", [events[-1]["seq"], head_hash]
-            )
+                yield insert_rows(table, rows)

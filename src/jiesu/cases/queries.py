@@ -11,7 +11,7 @@ from piccolo.columns.combination import Combinable
 
 from jiesu.accounts.security import Principal
 from jiesu.cases.tables import Case
-from jiesu.routing.tables import RoutingDecision
+from jiesu.routing.router import flagged_case_ids
 from jiesu.workflow import STATES
 
 DESK_ROLES = ("dispatcher", "supervisor", "admin")  # their queue is what waits on the desk
@@ -20,13 +20,6 @@ FLAGGED_STATES = (STATES.intake, STATES.triage, STATES.mediation)
 
 
 # ---- who may see what ---------------------------------------------------------------------------
-
-
-def in_scope(actor: Principal, jurisdiction_path: str | None) -> bool:
-    """Staff without a jurisdiction work city-wide; the others see their subtree."""
-    if actor.jurisdiction_path is None:
-        return actor.role != "worker"
-    return bool(jurisdiction_path) and jurisdiction_path.startswith(actor.jurisdiction_path)
 
 
 def can_see(actor: Principal, case: dict[str, Any]) -> bool:
@@ -40,7 +33,7 @@ def can_see(actor: Principal, case: dict[str, Any]) -> bool:
     if actor.role == "worker" and case["assignee"] == actor.username:
         return True
     if actor.role in ("worker", "dispatcher", "supervisor"):
-        return in_scope(actor, case["jurisdiction_path"])
+        return actor.in_scope(case["jurisdiction_path"])
     return False
 
 
@@ -112,7 +105,7 @@ async def work_queue(actor: Principal, limit: int, with_claimable: bool = False)
     if actor.role != "worker":
         return rows
     # A claimable case must be in the worker's subtree by the path itself, not only by LIKE.
-    return [row for row in rows if row["assignee"] or in_scope(actor, row["jurisdiction_path"])]
+    return [row for row in rows if row["assignee"] or actor.in_scope(row["jurisdiction_path"])]
 
 
 # ---- listings -----------------------------------------------------------------------------------
@@ -156,14 +149,11 @@ async def case_listing(
 async def flagged_cases(actor: Principal, limit: int) -> list[dict[str, Any]]:
     """The open cases the router could not place or that came back, that ``actor`` may see, nearest
     deadline first."""
-    flagged_ids = RoutingDecision.select(RoutingDecision.case_id).where(
-        RoutingDecision.flagged == True  # noqa: E712
-    )
     return (
         await Case.select()
         .where(visible_to(actor))
         .where(Case.state.is_in(list(FLAGGED_STATES)))
-        .where(Case.id.is_in(flagged_ids))
+        .where(Case.id.is_in(flagged_case_ids()))
         .order_by(Case.due_at)
         .limit(limit)
     )

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,7 @@ from jiesu.accounts.service import require_jurisdiction
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.audit.chain import append_prepared, prepare_event
 from jiesu.batch_writer import batch_writer, run_in_current_transaction
-from jiesu.cases import queries
+from jiesu.cases import effects, queries
 from jiesu.cases.intake import ACCESS_CODE_ALPHABET, IntakeBatch, IntakePlan, case_defaults, tracking_number
 from jiesu.cases.schemas import CaseCreate
 from jiesu.cases.tables import Case
@@ -75,9 +74,8 @@ class CaseService:
         self.clock = clock
         self.router = router
         self.sla = sla
-        # Domain areas that add checks and column changes to case actions (mediation/): (actor, case,
-        # action, payload, now) -> changes; each may raise to refuse the action.
-        self.effect_hooks: list[Callable[..., Awaitable[dict[str, Any]]]] = []
+        # Domain areas that add checks and column changes to case actions (mediation/), batched or not.
+        self.effect_hooks: list[effects.EffectHook] = []
         self.intake_batch = IntakeBatch(self)
         # Started with the app (``start_intake_writer``); without it each filing is its own transaction.
         self.intake_writer: Any = None
@@ -98,7 +96,7 @@ class CaseService:
 
     @staticmethod
     def in_scope(actor: Principal, jurisdiction_path: str | None) -> bool:
-        return queries.in_scope(actor, jurisdiction_path)
+        return actor.in_scope(jurisdiction_path)
 
     def relations(self, actor: Principal, case: dict[str, Any]) -> set[str]:
         relations = {actor.role}
@@ -277,12 +275,21 @@ class CaseService:
         plan = IntakePlan(case, [self.event(filer, {**case, "state": None}, case, "file", fields, now)], now)
         plan.key = scoped_key
         if category is not None and jurisdiction is not None:
-            plan.case = self.apply(case, self.workflow.fire(self.states.initial, "accept", {}), {}, now)
+            payload = {"version": case["version"]}
+            unsaved = {"id": None, **case}
+            hooks = await effects.prepare(self.effect_hooks, SYSTEM, unsaved, "accept", payload, now)
+            changes = effects.decide(hooks, payload)
+            plan.case = self.apply(case, self.workflow.fire(self.states.initial, "accept", {}), changes, now)
             plan.events.append(self.event(SYSTEM, case, plan.case, "accept", {}, now))
             plan.accepted = True
             if self.router is not None:
                 plan.dispatch_state = self.workflow.fire(plan.case["state"], "dispatch", {})
                 plan.located_by = located[1] if located else None
+                payload = {"version": plan.case["version"], "assignee": None}  # the batch chooses
+                accepted = {"id": None, **plan.case}
+                plan.dispatch_effects = await effects.prepare(
+                    self.effect_hooks, SYSTEM, accepted, "dispatch", payload, now
+                )
         return plan
 
     # ---- actions ----------------------------------------------------------------------------
@@ -518,8 +525,8 @@ class CaseService:
             changes["escalation_level"] = payload["level"]
         if action in CLOSING_OUTCOMES:
             changes["outcome"] = CLOSING_OUTCOMES[action]
-        for hook in self.effect_hooks:
-            changes.update(await hook(actor, case, action, payload, now))
+        hooks = await effects.prepare(self.effect_hooks, actor, case, action, payload, now)
+        changes.update(effects.decide(hooks, payload))
         return changes, fields
 
     @staticmethod

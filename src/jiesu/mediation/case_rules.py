@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from jiesu.accounts.security import Principal
+from jiesu.cases.effects import Decide, unconditionally
 from jiesu.errors import field_error
 from jiesu.mediation.agreements import fully_performed
 from jiesu.mediation.base import Room, current_agreement, mediation_of, recused_usernames
@@ -25,10 +26,19 @@ async def _frozen_agreement(case_id: int) -> dict[str, Any] | None:
 class CaseRules(Room):
     async def case_effects(
         self, actor: Principal, case: dict[str, Any], action: str, payload: dict[str, Any], now: datetime
-    ) -> dict[str, Any]:
-        """Checks and column changes that a case action needs because of the mediation records."""
-        if action in ("dispatch", "reassign") and payload["assignee"] in await recused_usernames(case["id"]):
-            raise field_error("assignee", "a party objected to this mediator on this case (recusal)")
+    ) -> Decide:
+        """Checks and column changes that a case action needs because of the mediation records (an
+        effect hook: ``jiesu.cases.effects``)."""
+        if action in ("dispatch", "reassign"):
+            # A case being filed (no id yet) has no mediation records.
+            recused = await recused_usernames(case["id"]) if case["id"] is not None else set()
+
+            def refuse_recused(final: dict[str, Any]) -> dict[str, Any]:
+                if final["assignee"] in recused:
+                    raise field_error("assignee", "a party objected to this mediator on this case (recusal)")
+                return {}
+
+            return refuse_recused
         if action == "resolve":
             await _check_outcome(case, payload)
         referred_after = action == "refer" and case["state"] != STATES.mediation
@@ -43,19 +53,22 @@ class CaseRules(Room):
                 or not await fully_performed(agreement)
             ):
                 raise self.refusal(actor, case, "needs outcome agreement_pending and every term performed")
-            return {"outcome": "agreement_performed"}
+            return unconditionally({"outcome": "agreement_performed"})
         if action == "refer":
-            return {
-                "outcome": payload.get("outcome") or "referred",
-                "resolution_summary": payload["reason"],
-                "resolved_at": now,
-                "feedback_due": None,
-                "closed_at": None,
-            }
+            return unconditionally(
+                {
+                    "outcome": payload.get("outcome") or "referred",
+                    "resolution_summary": payload["reason"],
+                    "resolved_at": now,
+                    "feedback_due": None,
+                    "closed_at": None,
+                }
+            )
         if action == "reopen_mediation":
             await self._reopen(case["id"], now)
-            return {"outcome": None, "resolved_at": None, "feedback_due": None, "closed_at": None}
-        return {}
+            reopened = {"outcome": None, "resolved_at": None, "feedback_due": None, "closed_at": None}
+            return unconditionally(reopened)
+        return unconditionally({})
 
     async def _reopen(self, case_id: int, now: datetime) -> None:
         """A new round: the agreement in force is superseded and the mediation clock starts again."""

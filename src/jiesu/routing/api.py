@@ -13,10 +13,7 @@ from jiesu.accounts.auth import require_roles
 from jiesu.accounts.queries import active_workers, jurisdiction_paths
 from jiesu.accounts.security import Principal
 from jiesu.accounts.tables import Jurisdiction, User
-from jiesu.cases.api import case_model
-from jiesu.cases.queries import flagged_cases
-from jiesu.cases.schemas import CaseOut
-from jiesu.cases.service import CaseService
+from jiesu.clock import Clock
 from jiesu.db import write_transaction
 from jiesu.errors import field_error
 from jiesu.routing.router import Router
@@ -36,15 +33,14 @@ from jiesu.routing.schemas import (
 from jiesu.routing.tables import AddressArea, RoutingDecision, RuleVersion
 
 DISPATCH_ROLES = ("dispatcher", "supervisor", "admin")
-FLAGGED_LIMIT = 200
 
 
 def provide_router(state: State) -> Router:
     return state.router
 
 
-def provide_cases(state: State) -> CaseService:
-    return state.cases
+def provide_clock(state: State) -> Clock:
+    return state.clock
 
 
 async def rules_out(router: Router) -> RulesOut:
@@ -61,7 +57,7 @@ class RoutingRulesController(Controller):
     tags = ["routing"]
     dependencies = {
         "router": Provide(provide_router, sync_to_thread=False),
-        "cases": Provide(provide_cases, sync_to_thread=False),
+        "clock": Provide(provide_clock, sync_to_thread=False),
     }
 
     @get("/", guards=[require_roles(*DISPATCH_ROLES)], summary="The routing rules in force, with version")
@@ -74,13 +70,11 @@ class RoutingRulesController(Controller):
         summary="Replace the routing rules (admin); each version is kept and recorded in the audit chain",
     )
     async def replace(
-        self, request: Request[Principal, Any, Any], data: RulesUpdate, router: Router, cases: CaseService
+        self, request: Request[Principal, Any, Any], data: RulesUpdate, router: Router, clock: Clock
     ) -> RulesOut:
         rules = data.model_dump(exclude={"version"})
         async with write_transaction():
-            await router.save(
-                request.user.username, RuleSet.model_validate(rules), data.version, cases.clock()
-            )
+            await router.save(request.user.username, RuleSet.model_validate(rules), data.version, clock())
         return await rules_out(router)
 
     @get("/stats", guards=[require_roles(*DISPATCH_ROLES)], summary="Per rule: routed, assigned, returned")
@@ -118,7 +112,7 @@ class RoutingController(Controller):
     tags = ["routing"]
     dependencies = {
         "router": Provide(provide_router, sync_to_thread=False),
-        "cases": Provide(provide_cases, sync_to_thread=False),
+        "clock": Provide(provide_clock, sync_to_thread=False),
     }
 
     @get("/areas", guards=[require_roles(*DISPATCH_ROLES)], summary="Address patterns and grid boundaries")
@@ -142,7 +136,7 @@ class RoutingController(Controller):
         guards=[require_roles("admin")],
         summary="Set how addresses find a community or grid (admin)",
     )
-    async def set_area(self, code: str, data: AreaUpdate, cases: CaseService) -> AreaOut:
+    async def set_area(self, code: str, data: AreaUpdate, clock: Clock) -> AreaOut:
         async with write_transaction():
             jurisdiction = await Jurisdiction.select().where(Jurisdiction.code == code).first()
             if jurisdiction is None:
@@ -152,7 +146,7 @@ class RoutingController(Controller):
             values = {
                 AddressArea.patterns: json.dumps(data.patterns, ensure_ascii=False),
                 AddressArea.boundary: json.dumps(data.boundary) if data.boundary else None,
-                AddressArea.updated_at: cases.clock(),
+                AddressArea.updated_at: clock(),
             }
             if await AddressArea.exists().where(AddressArea.jurisdiction_code == code):
                 await AddressArea.update(values).where(AddressArea.jurisdiction_code == code)
@@ -179,32 +173,20 @@ class RoutingController(Controller):
             return LocateOut(jurisdiction_code=None, level=None, located_by=None)
         return LocateOut(jurisdiction_code=found[0]["code"], level=found[0]["level"], located_by=found[1])
 
-    @get(
-        "/flagged",
-        guards=[require_roles(*DISPATCH_ROLES)],
-        summary="Cases the router could not place or that came back: the dispatchers' attention list",
-    )
-    async def flagged(self, request: Request[Principal, Any, Any], cases: CaseService) -> list[CaseOut]:
-        rows = await flagged_cases(request.user, FLAGGED_LIMIT)
-        now = cases.clock()
-        return [case_model(cases, request.user, row, now) for row in rows]
-
 
 class WorkerController(Controller):
     path = "/api/workers"
     tags = ["routing"]
     dependencies = {
         "router": Provide(provide_router, sync_to_thread=False),
-        "cases": Provide(provide_cases, sync_to_thread=False),
+        "clock": Provide(provide_clock, sync_to_thread=False),
     }
 
     @get("/", guards=[require_roles(*DISPATCH_ROLES)], summary="Workers in scope: duty, capacity, load")
-    async def list_workers(
-        self, request: Request[Principal, Any, Any], router: Router, cases: CaseService
-    ) -> list[WorkerOut]:
+    async def list_workers(self, request: Request[Principal, Any, Any], router: Router) -> list[WorkerOut]:
         rows = await active_workers()
         homes = await jurisdiction_paths()
-        visible = [r for r in rows if cases.in_scope(request.user, homes.get(r["jurisdiction_code"] or ""))]
+        visible = [r for r in rows if request.user.in_scope(homes.get(r["jurisdiction_code"] or ""))]
         _, rules = await router.current()
         loads = await router.worker_loads([r["username"] for r in visible], rules)
         return [worker_out(row, loads[row["username"]]) for row in visible]

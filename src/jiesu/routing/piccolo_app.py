@@ -8,6 +8,6 @@ APP_CONFIG = AppConfig(
     app_name="routing",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
     table_classes=[RuleVersion, AddressArea, RoutingDecision],
-    migration_dependencies=["jiesu.cases.piccolo_app"],
+    migration_dependencies=["jiesu.accounts.piccolo_app"],
     commands=[],
 )

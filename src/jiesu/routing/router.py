@@ -1,14 +1,17 @@
 """Immediate dispatch: find the unit a case belongs to, choose the least-loaded skilled worker on duty.
 
 Runs inside the filing transaction, right after the system accepted the case, so a case the rules can
-place is accepted, dispatched and assigned within the ``POST /api/cases`` request.
+place is accepted, dispatched and assigned within the ``POST /api/cases`` request. The router decides;
+its caller (the filing, in cases) records the decision. It reads its own data (the rules in force,
+jurisdictions, workers on duty) as ``Statements`` the filing batch runs; what it needs of the cases
+(open cases per worker) it is given at wiring (``OpenCases``), so routing imports nothing of cases.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,25 +19,17 @@ from typing import Any
 from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_409_CONFLICT
 
-from jiesu.accounts.tables import Jurisdiction
+from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.audit.chain import append_event
-from jiesu.cases.tables import Case
+from jiesu.batch_writer import Query, Rows, Statements, name, placeholders, run_statements, table_name
 from jiesu.errors import field_error
 from jiesu.routing.catalogue import Catalogue
 from jiesu.routing.geo import contains
 from jiesu.routing.rules import WILDCARD, Rule, RuleSet, unknown_categories
 from jiesu.routing.tables import AddressArea, RoutingDecision, RuleVersion
-from jiesu.workflow import STATES
-from jiesu.workflow.states import sql_list
 
-# The states in which an assigned case counts towards its worker's load.
-LOAD_STATES = (STATES.triage, *STATES.worker_queue)
-# The open cases of some workers by priority (the workers' names fill the IN list).
-OPEN_LOAD_SQL = (
-    "SELECT assignee, priority, COUNT(*) AS count FROM jiesu_case"
-    f" WHERE assignee IN ({{names}}) AND state IN ({sql_list(LOAD_STATES)})"
-    " GROUP BY assignee, priority"
-)
+# The open cases of these workers: rows of (assignee, priority, count), offered by the cases package.
+OpenCases = Callable[[list[str]], Statements[Rows]]
 RULES_EVENT_CASE_ID = 0  # audit events about the routing rules, not about one case
 
 
@@ -61,9 +56,10 @@ class Router:
     is read by the caller inside its write transaction; only jurisdictions are cached, as they never
     change once created."""
 
-    def __init__(self, default_rules: RuleSet, catalogue: Catalogue) -> None:
+    def __init__(self, default_rules: RuleSet, catalogue: Catalogue, open_cases: OpenCases) -> None:
         self.default_rules = default_rules
         self.catalogue = catalogue
+        self.open_cases = open_cases
         self._parsed: tuple[int, RuleSet] = (0, default_rules)
         self._jurisdictions: dict[str, dict[str, Any]] = {}  # code -> {code, level, path}
 
@@ -81,16 +77,23 @@ class Router:
     def knows_rules(self, version: int) -> bool:
         return version == 0 or self._parsed[0] == version
 
-    async def current(self) -> tuple[int, RuleSet]:
-        """(version, rules); version 0 is workflows/routing.yaml, untouched by the admin."""
-        latest = await RuleVersion.select(RuleVersion.version).order_by(RuleVersion.version, ascending=False)
-        version = latest[0]["version"] if latest else 0
+    def read_rules(self) -> Statements[tuple[int, RuleSet]]:
+        """(version, rules) in force; version 0 is workflows/routing.yaml, untouched by the admin.
+        The body is read only when the version is not the one parsed last."""
+        version_column, rules_table = name(RuleVersion.version), table_name(RuleVersion)
+        rows = yield Query(f"SELECT MAX({version_column}) AS version FROM {rules_table}")
+        version = rows[0]["version"] or 0
         body = None
         if not self.knows_rules(version):
-            row = await RuleVersion.select(RuleVersion.body).where(RuleVersion.version == version).first()
-            assert row is not None
-            body = row["body"]
+            body_column = name(RuleVersion.body)
+            found = yield Query(
+                f"SELECT {body_column} FROM {rules_table} WHERE {version_column} = ?", [version]
+            )
+            body = found[0][body_column]
         return version, self.rules_at(version, body)
+
+    async def current(self) -> tuple[int, RuleSet]:
+        return await run_statements(self.read_rules())
 
     async def save(self, actor: str, rules: RuleSet, expected_version: int | None, now: datetime) -> int:
         """Store a new version and record it in the audit chain. Call inside a write transaction."""
@@ -139,6 +142,21 @@ class Router:
 
     def missing_jurisdictions(self, codes: Iterable[str]) -> list[str]:
         return sorted({code for code in codes if code not in self._jurisdictions})
+
+    def read_jurisdictions(self, codes: Iterable[str]) -> Statements[None]:
+        """Learn the jurisdictions among ``codes`` not known yet."""
+        missing = self.missing_jurisdictions(codes)
+        if missing:
+            columns = ", ".join(name(c) for c in (Jurisdiction.code, Jurisdiction.level, Jurisdiction.path))
+            self.remember_jurisdictions(
+                (
+                    yield Query(
+                        f"SELECT {columns} FROM {table_name(Jurisdiction)}"
+                        f" WHERE {name(Jurisdiction.code)} IN ({placeholders(len(missing))})",
+                        missing,
+                    )
+                )
+            )
 
     def remember_jurisdictions(self, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:
@@ -263,8 +281,31 @@ class Router:
         return category in worker_skills or (bool(skills) and set(skills) <= set(worker_skills))
 
     @staticmethod
+    def read_workers(homes: list[str]) -> Statements[Rows]:
+        """The active workers on duty at home in ``homes``, by name."""
+        if not homes:
+            return []
+        columns = (User.username, User.categories, User.capacity, User.jurisdiction_code)
+        rows: Rows = yield Query(
+            f"SELECT {', '.join(name(c) for c in columns)} FROM {table_name(User)}"
+            f" WHERE {name(User.role)} = 'worker' AND {name(User.active)} = ? AND {name(User.on_duty)} = ?"
+            f" AND {name(User.jurisdiction_code)} IN ({placeholders(len(homes))})"
+            f" ORDER BY {name(User.username)}",
+            [True, True, *homes],
+        )
+        return rows
+
+    def read_loads(self, workers: Rows, rules: RuleSet) -> Statements[dict[str, list[int]]]:
+        """The loads of these workers (see ``loads``), counted from their open cases."""
+        names = [worker["username"] for worker in workers]
+        if not names:
+            return {}
+        rows = yield from self.open_cases(names)
+        return self.loads(rows, rules)
+
+    @staticmethod
     def loads(rows: Iterable[dict[str, Any]], rules: RuleSet) -> dict[str, list[int]]:
-        """username -> [open cases weighted by priority, open cases], from ``OPEN_LOAD_SQL`` rows."""
+        """username -> [open cases weighted by priority, open cases], from ``OpenCases`` rows."""
         totals: dict[str, list[int]] = {}
         for row in rows:
             load = totals.setdefault(row["assignee"], [0, 0])
@@ -276,9 +317,8 @@ class Router:
         """username -> [weighted, open] for these workers, read now (for the API, not the intake)."""
         if not usernames:
             return {}
-        sql = OPEN_LOAD_SQL.format(names=",".join("{}" for _ in usernames))
-        loads = self.loads(await Case.raw(sql, *usernames), rules)
-        return {name: loads.get(name, [0, 0]) for name in usernames}
+        loads = self.loads(await run_statements(self.open_cases(usernames)), rules)
+        return {username: loads.get(username, [0, 0]) for username in usernames}
 
     def choose_worker(
         self,
@@ -300,6 +340,40 @@ class Router:
             return None
         best = min(free, key=lambda w: (*loads.get(w["username"], [0, 0]), w["username"]))
         return best["username"]
+
+
+def dispatch_fields(placement: Placement) -> dict[str, Any]:
+    """What the dispatch event records of the placement, besides the assignee."""
+    return {
+        "rule": placement.rule.id if placement.rule else None,
+        "unit": placement.unit["code"] if placement.unit else None,
+        "responsible": placement.unit["code"] if placement.unit else None,
+        "assist": list(placement.rule.assist) if placement.rule else [],
+        "flagged": placement.flagged,
+    }
+
+
+def decision_row(
+    placement: Placement, worker: str | None, version: int, located_by: str | None, now: datetime
+) -> dict[str, Any]:
+    """The routing decision of a new case (its ``case_id`` is filled in once the case has an id)."""
+    reason = placement.reason
+    if worker is None and placement.unit is not None and not placement.flagged:
+        reason = "no_worker"
+    return {
+        "case_id": None,
+        "rule_id": placement.rule.id if placement.rule else None,
+        "rules_version": version,
+        "level": placement.level,
+        "unit_code": placement.unit["code"] if placement.unit else None,
+        "assignee": worker,
+        "located_by": located_by,
+        "flagged": placement.flagged or worker is None,
+        "reason": reason,
+        "returns": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 async def count_return(case: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -337,6 +411,11 @@ SUMMARY_COLUMNS = ("rule_id", "level", "unit_code", "assignee", "located_by", "f
 
 def decision_summary(decision: dict[str, Any]) -> dict[str, Any]:
     return {key: decision[key] for key in SUMMARY_COLUMNS}
+
+
+def flagged_case_ids() -> Any:
+    """The ids of the cases the router could not place or that came back (a subquery)."""
+    return RoutingDecision.select(RoutingDecision.case_id).where(RoutingDecision.flagged == True)  # noqa: E712
 
 
 async def routing_summary(case_id: int) -> dict[str, Any] | None:
