@@ -29,6 +29,7 @@ import httpx
 
 from benchmarks._server import fresh_database, login, server
 from jiesu import db
+from jiesu.audit.rights import EXPORTED_EVENT_COLUMNS
 
 # the served app reads the real clock: the cases lie in the 2 years before the run
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -157,19 +158,7 @@ def returned_orders(n: int, seed: int = 5) -> Iterator[tuple[Any, ...]]:
         )
 
 
-EVENT_COLUMNS = [
-    "seq",
-    "case_id",
-    "actor",
-    "actor_role",
-    "action",
-    "from_state",
-    "to_state",
-    "fields",
-    "created_at",
-    "prev_hash",
-    "hash",
-]
+EVENT_COLUMNS = [*EXPORTED_EVENT_COLUMNS, "prev_hash", "hash"]
 
 
 def sqlite_value(value: Any) -> Any:

@@ -27,7 +27,7 @@ from jiesu.audit import rights as audit_rights
 from jiesu.audit.api import AuditController
 from jiesu.background import periodic
 from jiesu.cases import rights as case_rights
-from jiesu.cases.api import CaseController, FlaggedController, QueueController, TrackController
+from jiesu.cases.api import CaseController, QueueController, TrackController, flagged_cases_list
 from jiesu.cases.intake import open_case_counts
 from jiesu.cases.service import CaseService
 from jiesu.cases.sweeper import Sweeper
@@ -161,7 +161,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             ReportController,
             RoutingRulesController,
             RoutingController,
-            FlaggedController,
+            flagged_cases_list,
             WorkerController,
             SlaController,
             NotificationController,

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import asdict, dataclass
 from typing import Any
 
 log = logging.getLogger("jiesu.jobs")
@@ -14,6 +15,14 @@ log = logging.getLogger("jiesu.jobs")
 # On shutdown a running pass may finish this long before it is cancelled. Cancelling a pass in the middle
 # of a database call can strand a pooled connection and make the pool's close wait forever.
 STOP_GRACE_SECONDS = 15.0
+
+
+@dataclass
+class JobReport:
+    """What one pass of a periodic job did: counters, given as a dict to the API and the logs."""
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
 # What Litestar's ``lifespan`` list takes: called with the app, entered for the app's lifetime.

@@ -102,19 +102,23 @@ def test_the_state_groups_come_from_the_workflow() -> None:
     assert states.dispatcher_queue == ("intake", "triage", "resolution")
 
 
-def test_a_group_naming_an_unknown_state_is_refused(tmp_path: Path) -> None:
-    path = _broken(tmp_path, "worker_queue: [mediation, resolution]", "worker_queue: [mediaton, resolution]")
-    with pytest.raises(WorkflowError, match="group 'worker_queue' names unknown state 'mediaton'"):
-        load_workflow(path)
-
-
-def test_a_missing_queue_group_is_refused(tmp_path: Path) -> None:
-    path = _broken(tmp_path, "  dispatcher_queue:", "  desk:")
-    with pytest.raises(WorkflowError, match="no state group"):
-        load_workflow(path)
-
-
-def test_a_state_the_code_names_must_stay_in_the_workflow(tmp_path: Path) -> None:
-    path = _broken(tmp_path, "final: [closed]", "final: [feedback]")
-    with pytest.raises(WorkflowError, match="'closed' in final"):
-        load_workflow(path)
+@pytest.mark.parametrize(
+    ("shipped", "broken", "refusal"),
+    [
+        pytest.param(
+            "worker_queue: [mediation, resolution]",
+            "worker_queue: [mediaton, resolution]",
+            "group 'worker_queue' names unknown state 'mediaton'",
+            id="a group naming an unknown state",
+        ),
+        pytest.param("  dispatcher_queue:", "  desk:", "no state group", id="a missing queue group"),
+        pytest.param(
+            "final: [closed]", "final: [feedback]", "'closed' in final", id="a state the code names"
+        ),
+    ],
+)
+def test_broken_state_groups_are_refused_with_what_is_wrong(
+    tmp_path: Path, shipped: str, broken: str, refusal: str
+) -> None:
+    with pytest.raises(WorkflowError, match=refusal):
+        load_workflow(_broken(tmp_path, shipped, broken))

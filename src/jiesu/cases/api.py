@@ -142,14 +142,8 @@ class CaseController(Controller):
     ) -> CasePage:
         actor = request.user
         now = cases.clock()
-        wanted = CaseFilter(
-            state=state_filter,
-            assignee=assignee,
-            jurisdiction=jurisdiction,
-            category=category,
-            overdue=overdue,
-            before_id=decode_cursor(cursor) if cursor else None,
-        )
+        before_id = decode_cursor(cursor) if cursor else None
+        wanted = CaseFilter(state_filter, assignee, jurisdiction, category, overdue, before_id)
         rows = await case_listing(actor, wanted, now, limit + 1)
         items = [case_model(cases, actor, row, now) for row in rows[:limit]]
         next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
@@ -251,19 +245,15 @@ class TrackController(Controller):
 FLAGGED_LIMIT = 200
 
 
-class FlaggedController(Controller):
+@get(
+    "/api/routing/flagged",
+    tags=["routing"],
+    dependencies={"cases": Provide(provide_cases, sync_to_thread=False)},
+    guards=[require_roles("dispatcher", "supervisor", "admin")],
+    summary="Cases the router could not place or that came back: the dispatchers' attention list",
+)
+async def flagged_cases_list(request: Request[Principal, Any, Any], cases: CaseService) -> list[CaseOut]:
     """A listing of cases, so it lives with the cases; what is flagged is the router's (``jiesu.routing``)."""
-
-    path = "/api/routing"
-    tags = ["routing"]
-    dependencies = {"cases": Provide(provide_cases, sync_to_thread=False)}
-
-    @get(
-        "/flagged",
-        guards=[require_roles("dispatcher", "supervisor", "admin")],
-        summary="Cases the router could not place or that came back: the dispatchers' attention list",
-    )
-    async def flagged(self, request: Request[Principal, Any, Any], cases: CaseService) -> list[CaseOut]:
-        rows = await flagged_cases(request.user, FLAGGED_LIMIT)
-        now = cases.clock()
-        return [case_model(cases, request.user, row, now) for row in rows]
+    rows = await flagged_cases(request.user, FLAGGED_LIMIT)
+    now = cases.clock()
+    return [case_model(cases, request.user, row, now) for row in rows]

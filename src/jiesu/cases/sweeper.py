@@ -13,7 +13,7 @@ cases' services, and this module fires the cases' system actions when a timer sa
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from litestar.exceptions import HTTPException
 
 from jiesu import db
 from jiesu.accounts.tables import User
+from jiesu.background import JobReport
 from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
 from jiesu.clock import Clock
@@ -35,15 +36,12 @@ RETRY_AFTER = timedelta(minutes=1)
 
 
 @dataclass
-class SweepReport:
+class SweepReport(JobReport):
     claimed: int = 0
     reminded: int = 0
     escalated: int = 0
     closed: int = 0
     conflicts: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 @dataclass

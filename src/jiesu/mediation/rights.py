@@ -35,6 +35,12 @@ async def erase_mediation(case: dict[str, Any]) -> None:
     )
 
 
+# What a resident's export holds of a session of their case (not the mediator's notes).
+EXPORTED_SESSION_COLUMNS = tuple(
+    getattr(MediationSession, name) for name in ("case_id", "status", "scheduled_at", "place", "held_at")
+)
+
+
 async def export_mediation(subject: DataSubject) -> dict[str, Any]:
     """The caller's own party records (in any case), and the sessions of the cases they filed."""
     username, case_ids = subject.username, subject.case_ids
@@ -44,13 +50,7 @@ async def export_mediation(subject: DataSubject) -> dict[str, Any]:
         else []
     )
     sessions = (
-        await MediationSession.select(
-            MediationSession.case_id,
-            MediationSession.status,
-            MediationSession.scheduled_at,
-            MediationSession.place,
-            MediationSession.held_at,
-        )
+        await MediationSession.select(*EXPORTED_SESSION_COLUMNS)
         .where(MediationSession.case_id.is_in(case_ids or [0]))
         .order_by(MediationSession.id)
     )

@@ -13,13 +13,14 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from jiesu import db
+from jiesu.background import JobReport
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.notify.tables import OutboxMessage
@@ -58,14 +59,11 @@ class WebhookConfig:
 
 
 @dataclass
-class DeliveryReport:
+class DeliveryReport(JobReport):
     claimed: int = 0
     delivered: int = 0
     retried: int = 0
     dead: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 def message_body(row: dict[str, Any]) -> bytes:

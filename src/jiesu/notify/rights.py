@@ -9,19 +9,17 @@ from typing import Any
 from jiesu.notify.tables import OutboxMessage
 from jiesu.privacy import DataSubject
 
+EXPORTED_MESSAGE_COLUMNS = tuple(
+    getattr(OutboxMessage, name) for name in ("topic", "case_id", "payload", "status", "created_at")
+)
+
 
 async def export_notifications(subject: DataSubject) -> list[dict[str, Any]]:
     recipients = [f"case:{i}:filer" for i in subject.case_ids or [0]]
     if subject.username is not None:
         recipients.append(subject.username)
     messages = (
-        await OutboxMessage.select(
-            OutboxMessage.topic,
-            OutboxMessage.case_id,
-            OutboxMessage.payload,
-            OutboxMessage.status,
-            OutboxMessage.created_at,
-        )
+        await OutboxMessage.select(*EXPORTED_MESSAGE_COLUMNS)
         .where(OutboxMessage.recipient.is_in(recipients))
         .order_by(OutboxMessage.id)
     )
