@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -25,7 +27,8 @@ STAFF_ONLY = [NotAuthorizedException, PermissionDeniedException]
 
 
 def provide_accounts(state: State) -> AccountService:
-    return state.accounts
+    accounts: AccountService = state.accounts
+    return accounts
 
 
 class AuthController(Controller):
@@ -40,7 +43,9 @@ class AuthController(Controller):
         security=OPEN_TO_ANONYMOUS,
         raises=[NotAuthorizedException, lockout.AccountLocked],
     )
-    async def token(self, request: Request, data: LoginRequest, accounts: AccountService) -> TokenResponse:
+    async def token(
+        self, request: Request[Any, Any, Any], data: LoginRequest, accounts: AccountService
+    ) -> TokenResponse:
         failures = await lockout.check_not_locked(data.username, accounts.clock())
         principal = await accounts.authenticate(data.username, data.password)
         if principal is None:

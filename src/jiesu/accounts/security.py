@@ -34,7 +34,9 @@ class Principal:
         """Staff without a jurisdiction work city-wide; the others see their subtree."""
         if self.jurisdiction_path is None:
             return self.role != "worker"
-        return bool(jurisdiction_path) and jurisdiction_path.startswith(self.jurisdiction_path)
+        if not jurisdiction_path:
+            return False
+        return jurisdiction_path.startswith(self.jurisdiction_path)
 
 
 class Passwords:

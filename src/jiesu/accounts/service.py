@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import anyio
 from litestar.exceptions import HTTPException
@@ -24,18 +25,18 @@ from jiesu.errors import field_error
 PARENT_LEVEL = {"district": None, "street": "district", "community": "street", "grid": "community"}
 
 
-async def find_jurisdiction(code: str) -> dict | None:
+async def find_jurisdiction(code: str) -> dict[str, Any] | None:
     return await Jurisdiction.select().where(Jurisdiction.code == code).first()
 
 
-async def require_jurisdiction(code: str, field: str = "jurisdiction_code") -> dict:
+async def require_jurisdiction(code: str, field: str = "jurisdiction_code") -> dict[str, Any]:
     row = await find_jurisdiction(code)
     if row is None:
         raise field_error(field, f"no jurisdiction with code {code!r}")
     return row
 
 
-def user_out(row: dict) -> UserOut:
+def user_out(row: dict[str, Any]) -> UserOut:
     return UserOut(
         username=row["username"],
         role=row["role"],

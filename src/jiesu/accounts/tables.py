@@ -1,8 +1,9 @@
-from piccolo.columns import Boolean, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
 class Jurisdiction(Table, tablename="jiesu_jurisdiction"):
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
     code = Varchar(length=32, unique=True)
     name = Varchar(length=100)
     level = Varchar(length=16)
@@ -12,6 +13,7 @@ class Jurisdiction(Table, tablename="jiesu_jurisdiction"):
 
 
 class User(Table, tablename="jiesu_user"):
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
     username = Varchar(length=64, unique=True)
     password_hash = Varchar(length=200)
     role = Varchar(length=16)
@@ -27,6 +29,8 @@ class User(Table, tablename="jiesu_user"):
 
 class LoginFailure(Table, tablename="jiesu_login_failure"):
     """One failed login. Kept per username, known or not, so a lockout does not reveal who exists."""
+
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
 
     username = Varchar(length=64, index=True)
     failed_at = Timestamptz()

@@ -273,11 +273,12 @@ async def verify_with_checkpoint(checkpoint: Checkpoint) -> ChainReport:
             f"the chain ends at event {report.head_seq} but the checkpoint holds event "
             f"{checkpoint.seq} (truncated)",
         )
+    found: str | None
     if checkpoint.seq == 0:
         found = GENESIS_HASH
     else:
         row = await CaseEvent.select(CaseEvent.hash).where(CaseEvent.seq == checkpoint.seq).first()
-        found = row["hash"] if row else None
+        found = str(row["hash"]) if row else None
     if found != checkpoint.hash:
         return ChainReport(
             False,

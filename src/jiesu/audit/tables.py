@@ -1,8 +1,9 @@
-from piccolo.columns import Integer, Text, Varchar
+from piccolo.columns import Integer, Serial, Text, Varchar
 from piccolo.table import Table
 
 
 class CaseEvent(Table, tablename="jiesu_case_event"):
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
     seq = Integer(unique=True)  # position in the chain, 1, 2, 3, …
     case_id = Integer(index=True)
     actor = Varchar(length=64)
@@ -19,6 +20,8 @@ class CaseEvent(Table, tablename="jiesu_case_event"):
 class AuditHead(Table, tablename="jiesu_audit_head"):
     """One row: the last sequence number and hash. Locking it serialises appends to the chain."""
 
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
+
     seq = Integer(default=0)
     hash = Varchar(length=64)
 
@@ -28,6 +31,8 @@ class EventText(Table, tablename="jiesu_event_text"):
 
     The event holds ``sealed:<digest>`` in its place; the digest is SHA-256 over salt and value.
     """
+
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
 
     event_seq = Integer(index=True)
     field = Varchar(length=64)  # a key of the event's fields, or "@actor"

@@ -7,6 +7,7 @@ from typing import Any
 
 from jiesu.audit import seals
 from jiesu.audit.tables import EventText
+from jiesu.privacy import ERASED
 
 
 async def texts_by_seq(seqs: Iterable[int]) -> dict[int, dict[str, dict[str, Any]]]:
@@ -28,6 +29,6 @@ async def reveal_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def erase_texts(seqs: Iterable[int]) -> None:
     wanted = sorted(set(seqs))
     for start in range(0, len(wanted), 1000):
-        await EventText.update({EventText.value: seals.ERASED, EventText.salt: None}).where(
+        await EventText.update({EventText.value: ERASED, EventText.salt: None}).where(
             EventText.event_seq.is_in(wanted[start : start + 1000])
         )

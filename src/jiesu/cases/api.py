@@ -28,6 +28,7 @@ from jiesu.cases.schemas import (
     ContactOut,
     Deadlines,
     EventOut,
+    ExtensionRequestOut,
     FiledCaseOut,
     TrackRequest,
     TrackResponse,
@@ -46,7 +47,8 @@ CaseId = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 
 
 def provide_cases(state: State) -> CaseService:
-    return state.cases
+    cases: CaseService = state.cases
+    return cases
 
 
 def case_model(
@@ -63,6 +65,7 @@ def case_model(
     )
     name, phone = case["contact_name"], case["contact_phone"]
     due = case["due_at"]
+    pending = pending_request(case)
     return model(
         **{k: case[k] for k in CaseOut.model_fields if k in case},
         contact=ContactOut(
@@ -76,7 +79,7 @@ def case_model(
             current=due,
         ),
         overdue=due is not None and due < now,
-        extension_request=pending_request(case),
+        extension_request=ExtensionRequestOut(**pending) if pending else None,
         allowed_actions=service.allowed_actions(actor, case),
         **extra,
     )
@@ -102,7 +105,7 @@ class CaseController(Controller):
     )
     async def file(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         data: CaseCreate,
         cases: CaseService,
         idempotency_key: Annotated[
@@ -145,7 +148,7 @@ class CaseController(Controller):
         before_id = decode_cursor(cursor) if cursor else None
         wanted = CaseFilter(state_filter, assignee, jurisdiction, category, overdue, before_id)
         rows = await case_listing(actor, wanted, now, limit + 1)
-        items = [case_model(cases, actor, row, now) for row in rows[:limit]]
+        items: list[CaseOut] = [case_model(cases, actor, row, now) for row in rows[:limit]]
         next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
         return CasePage(items=items, next_cursor=next_cursor)
 
@@ -213,7 +216,7 @@ class QueueController(Controller):
         actor = request.user
         rows = await work_queue(actor, limit, with_claimable=claimable)
         now = cases.clock()
-        items = [case_model(cases, actor, row, now) for row in rows]
+        items: list[CaseOut] = [case_model(cases, actor, row, now) for row in rows]
         briefs = await request.app.state.mediation.overview.briefs(rows)
         for item in items:
             item.mediation = briefs.get(item.id)
@@ -232,7 +235,9 @@ class TrackController(Controller):
         security=OPEN_TO_ANONYMOUS,
         raises=[NotFoundException],
     )
-    async def track(self, request: Request, data: TrackRequest, cases: CaseService) -> TrackResponse:
+    async def track(
+        self, request: Request[Any, Any, Any], data: TrackRequest, cases: CaseService
+    ) -> TrackResponse:
         case = await cases.find_by_access_code(data.tracking_no, data.access_code)
         if case is None:
             raise NotFoundException("no case with this tracking number and access code")

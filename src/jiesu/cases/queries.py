@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from piccolo.columns.combination import Combinable
+from piccolo.custom_types import Combinable
 
 from jiesu.accounts.security import Principal
 from jiesu.cases.tables import Case
@@ -27,9 +27,9 @@ def can_see(actor: Principal, case: dict[str, Any]) -> bool:
     if actor.role == "admin":
         return True
     if actor.role == "filer":
-        return actor.case_id == case["id"]
+        return bool(actor.case_id == case["id"])
     if actor.role == "resident":
-        return case["filer"] == actor.username
+        return bool(case["filer"] == actor.username)
     if actor.role == "worker" and case["assignee"] == actor.username:
         return True
     if actor.role in ("worker", "dispatcher", "supervisor"):

@@ -1,8 +1,9 @@
-from piccolo.columns import Boolean, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
 class Case(Table, tablename="jiesu_case"):
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
     tracking_no = Varchar(length=32, unique=True)
     kind = Varchar(length=16)
     category = Varchar(length=64, null=True, default=None)

@@ -11,9 +11,11 @@ The middleware that asks this count is jiesu.limits.http.
 
 from __future__ import annotations
 
+from typing import Final
+
 from jiesu.limits.tables import RateWindow
 
-WINDOW_UNIT = "minute"
+WINDOW_UNIT: Final = "minute"
 UPSERT = (
     "INSERT INTO jiesu_rate_window (key, window_start, count) VALUES ({}, {}, 1) "
     "ON CONFLICT (key) DO UPDATE SET count = jiesu_rate_window.count + 1 RETURNING count"

@@ -1,9 +1,11 @@
-from piccolo.columns import Integer, Varchar
+from piccolo.columns import Integer, Serial, Varchar
 from piccolo.table import Table
 
 
 class RateWindow(Table, tablename="jiesu_rate_window"):
     """Requests counted per caller and fixed time window, shared by every app process."""
+
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
 
     key = Varchar(length=200, unique=True)  # "<scope>:<caller>:<window start>"
     window_start = Integer(index=True)  # Unix seconds

@@ -1,11 +1,13 @@
 """Mediation records. Personal data (names, phones) lives here only, never in events or outbox rows."""
 
-from piccolo.columns import Boolean, Date, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, Date, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
 class Mediation(Table, tablename="jiesu_mediation"):
     """One row per case once mediation has started: its clock."""
+
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
 
     case_id = Integer(unique=True)
     status = Varchar(length=16, default="in_progress")  # in_progress | agreement | reopened
@@ -16,6 +18,7 @@ class Mediation(Table, tablename="jiesu_mediation"):
 
 
 class MediationParty(Table, tablename="jiesu_mediation_party"):
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
     case_id = Integer(index=True)
     side = Varchar(length=16)  # applicant | respondent | third_party
     name = Varchar(length=100)
@@ -32,6 +35,8 @@ class MediationParty(Table, tablename="jiesu_mediation_party"):
 class Mediator(Table, tablename="jiesu_mediator"):
     """The panel: people's mediators (workers), and relatives, neighbours or experts invited to help."""
 
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
+
     case_id = Integer(index=True)
     kind = Varchar(length=16)  # mediator | relative | neighbour | expert
     username = Varchar(length=64, null=True, default=None)
@@ -43,6 +48,7 @@ class Mediator(Table, tablename="jiesu_mediator"):
 
 
 class Recusal(Table, tablename="jiesu_mediation_recusal"):
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
     case_id = Integer(index=True)
     party_id = Integer()
     mediator_id = Integer(null=True, default=None)
@@ -53,6 +59,7 @@ class Recusal(Table, tablename="jiesu_mediation_recusal"):
 
 
 class MediationSession(Table, tablename="jiesu_mediation_session"):
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
     case_id = Integer(index=True)
     status = Varchar(length=16, default="scheduled")  # scheduled | postponed | held
     scheduled_at = Timestamptz()
@@ -68,6 +75,7 @@ class MediationSession(Table, tablename="jiesu_mediation_session"):
 
 
 class Agreement(Table, tablename="jiesu_mediation_agreement"):
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
     case_id = Integer(index=True)
     number = Integer(default=1)  # 1, 2, … when mediation is reopened after non-performance
     status = Varchar(length=16, default="draft")  # draft | frozen | superseded
@@ -82,6 +90,7 @@ class Agreement(Table, tablename="jiesu_mediation_agreement"):
 
 
 class Signature(Table, tablename="jiesu_mediation_signature"):
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
     agreement_id = Integer(index=True)
     party_id = Integer()
     method = Varchar(length=16)  # signature | oral
@@ -91,6 +100,7 @@ class Signature(Table, tablename="jiesu_mediation_signature"):
 
 
 class PerformanceCheck(Table, tablename="jiesu_mediation_check"):
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
     agreement_id = Integer(index=True)
     case_id = Integer(index=True)
     term_index = Integer(null=True, default=None)

@@ -1,8 +1,9 @@
-from piccolo.columns import Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
 class OutboxMessage(Table, tablename="jiesu_outbox"):
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
     case_id = Integer(null=True, default=None, index=True)
     topic = Varchar(length=64)
     recipient = Varchar(length=64, null=True, default=None)

@@ -1,9 +1,11 @@
-from piccolo.columns import Integer, Timestamptz, Varchar
+from piccolo.columns import Integer, Serial, Timestamptz, Varchar
 from piccolo.table import Table
 
 
 class Open311Key(Table, tablename="jiesu_open311_key"):
     """An API key for an Open311 client. Only the SHA-256 of the key is kept."""
+
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
 
     name = Varchar(length=100)
     key_hash = Varchar(length=64, unique=True)

@@ -1,4 +1,4 @@
-from piccolo.columns import Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -7,6 +7,8 @@ class Exclusion(Table, tablename="jiesu_report_exclusion"):
 
     Rows are never changed or removed; the case's audit chain records who excluded it, when and why.
     """
+
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
 
     case_id = Integer(unique=True)
     reason = Text()

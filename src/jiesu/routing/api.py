@@ -7,6 +7,7 @@ from litestar import Controller, Request, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from piccolo.columns import Column
 from piccolo.query.functions.aggregate import Count, Sum
 
 from jiesu.accounts.auth import require_roles
@@ -36,11 +37,13 @@ DISPATCH_ROLES = ("dispatcher", "supervisor", "admin")
 
 
 def provide_router(state: State) -> Router:
-    return state.router
+    router: Router = state.router
+    return router
 
 
 def provide_clock(state: State) -> Clock:
-    return state.clock
+    clock: Clock = state.clock
+    return clock
 
 
 async def rules_out(router: Router) -> RulesOut:
@@ -143,7 +146,7 @@ class RoutingController(Controller):
                 raise NotFoundException(f"no jurisdiction {code!r}")
             if jurisdiction["level"] not in ("community", "grid"):
                 raise field_error("code", "addresses map to a community or a grid")
-            values = {
+            values: dict[Column | str, Any] = {
                 AddressArea.patterns: json.dumps(data.patterns, ensure_ascii=False),
                 AddressArea.boundary: json.dumps(data.boundary) if data.boundary else None,
                 AddressArea.updated_at: clock(),
@@ -152,7 +155,12 @@ class RoutingController(Controller):
                 await AddressArea.update(values).where(AddressArea.jurisdiction_code == code)
             else:
                 await AddressArea.insert(
-                    AddressArea(jurisdiction_code=code, **{c._meta.name: v for c, v in values.items()})
+                    AddressArea(
+                        jurisdiction_code=code,
+                        patterns=values[AddressArea.patterns],
+                        boundary=values[AddressArea.boundary],
+                        updated_at=values[AddressArea.updated_at],
+                    )
                 )
         return AreaOut(
             jurisdiction_code=code,

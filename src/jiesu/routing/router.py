@@ -339,7 +339,8 @@ class Router:
         if not free:
             return None
         best = min(free, key=lambda w: (*loads.get(w["username"], [0, 0]), w["username"]))
-        return best["username"]
+        chosen: str | None = best["username"]
+        return chosen
 
 
 def dispatch_fields(placement: Placement) -> dict[str, Any]:

@@ -30,12 +30,16 @@ class Rule(BaseModel):
     assist: list[Name] = Field(default_factory=list, max_length=20)
 
 
+Priority = Literal["normal", "urgent"]
+DEFAULT_WEIGHTS: dict[Priority, int] = {"normal": 1, "urgent": 2}
+
+
 class RuleSet(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     backstop_level: Literal["street", "district"] = "street"
-    priority_weights: dict[Literal["normal", "urgent"], Annotated[int, Field(ge=1, le=100)]] = Field(
-        default_factory=lambda: {"normal": 1, "urgent": 2}
+    priority_weights: dict[Priority, Annotated[int, Field(ge=1, le=100)]] = Field(
+        default_factory=lambda: dict(DEFAULT_WEIGHTS)
     )
     rules: list[Rule] = Field(default_factory=list, max_length=1000)
 
@@ -49,7 +53,7 @@ class RuleSet(BaseModel):
         return self
 
     def weight(self, priority: str) -> int:
-        return self.priority_weights.get(priority, 1)  # type: ignore[call-overload]
+        return next((weight for name, weight in self.priority_weights.items() if name == priority), 1)
 
 
 def unknown_categories(rules: RuleSet, catalogue: Catalogue) -> list[tuple[str, str]]:

@@ -1,9 +1,11 @@
-from piccolo.columns import Boolean, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
 class RuleVersion(Table, tablename="jiesu_routing_rules"):
     """Every version of the routing rules the admin saved; the highest is in force."""
+
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
 
     version = Integer(unique=True)
     body = Text()  # JSON of RuleSet
@@ -15,6 +17,8 @@ class RuleVersion(Table, tablename="jiesu_routing_rules"):
 class AddressArea(Table, tablename="jiesu_address_area"):
     """How a resident's address finds a community or grid: text patterns and an optional boundary."""
 
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
+
     jurisdiction_code = Varchar(length=32, unique=True)
     patterns = Text(default="[]")  # JSON list of address fragments (street and building names)
     boundary = Text(null=True, default=None)  # JSON ring of [lon, lat]
@@ -23,6 +27,8 @@ class AddressArea(Table, tablename="jiesu_address_area"):
 
 class RoutingDecision(Table, tablename="jiesu_routing_decision"):
     """What the router did with a case at intake, and how often its choice was returned."""
+
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
 
     case_id = Integer(unique=True)
     rule_id = Varchar(length=64, null=True, default=None)

@@ -17,4 +17,5 @@ class SlaController(Controller):
         summary="Run one sweeper pass now (it also runs every minute inside the server)",
     )
     async def sweep(self, state: State) -> dict[str, int]:
-        return (await state.sweeper.sweep()).as_dict()
+        report: dict[str, int] = (await state.sweeper.sweep()).as_dict()
+        return report

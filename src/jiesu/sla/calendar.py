@@ -16,14 +16,16 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ClockName = Literal["response", "resolution", "feedback"]
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+MONDAY_TO_FRIDAY: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+
+
 class BusinessCalendar(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     timezone: str = "Asia/Shanghai"
     clocks: list[ClockName] = []
-    workdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1
-    )
+    workdays: list[Weekday] = Field(default_factory=lambda: list(MONDAY_TO_FRIDAY), min_length=1)
     holidays: list[date] = []
     extra_workdays: list[date] = []
 

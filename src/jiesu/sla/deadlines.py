@@ -52,4 +52,5 @@ def current_due(case: dict[str, Any]) -> datetime | None:
     clock = running_clock(case)
     if clock is None:
         return None
-    return case[f"{clock}_due"]
+    due: datetime | None = case[f"{clock}_due"]
+    return due

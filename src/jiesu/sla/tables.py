@@ -1,4 +1,4 @@
-from piccolo.columns import Integer, Timestamptz, Varchar
+from piccolo.columns import Integer, Serial, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -8,6 +8,8 @@ class SlaTimer(Table, tablename="jiesu_sla_timer"):
     stage: remind (80% of the clock) -> due (mark overdue and escalate, or close unrated feedback)
     -> again (escalate one more level) -> done.
     """
+
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
 
     case_id = Integer(unique=True)
     clock = Varchar(length=16)

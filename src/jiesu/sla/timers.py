@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from piccolo.columns import Column
+
 from jiesu import db
 from jiesu.sla.calendar import SlaConfig
 from jiesu.sla.deadlines import current_due, running_clock
@@ -40,7 +42,8 @@ def new_timer(case: dict[str, Any], now: datetime, sla: SlaConfig | None = None)
 def known_timers() -> dict[int, dict[str, Any] | None]:
     """Timers this transaction has read already, by case id (the sweeper claims them in bulk): track()
     need not read them again. Forgotten as soon as track() changes one."""
-    return db.transaction_scratch().setdefault("sla_timers", {})
+    known: dict[int, dict[str, Any] | None] = db.transaction_scratch().setdefault("sla_timers", {})
+    return known
 
 
 async def track(case: dict[str, Any], now: datetime, sla: SlaConfig | None = None) -> None:
@@ -66,7 +69,8 @@ async def track(case: dict[str, Any], now: datetime, sla: SlaConfig | None = Non
     else:
         # A new clock or deadline restarts the stages; escalations already made stay counted.
         del timer["case_id"], timer["escalations"]
-        await SlaTimer.update(timer).where(SlaTimer.id == current["id"])
+        changes: dict[Column | str, Any] = {column: value for column, value in timer.items()}
+        await SlaTimer.update(changes).where(SlaTimer.id == current["id"])
 
 
 # ---- the sweeper's claims -------------------------------------------------------------------------
