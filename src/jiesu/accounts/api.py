@@ -19,7 +19,7 @@ from jiesu.accounts.schemas import (
 from jiesu.accounts.security import STAFF
 from jiesu.accounts.service import AccountService, user_out
 from jiesu.accounts.tables import Jurisdiction, User
-from jiesu.errors import OPEN_TO_ANONYMOUS, AlreadyExists
+from jiesu.http_errors import OPEN_TO_ANONYMOUS, AccountLocked, AlreadyExists
 
 STAFF_ONLY = [NotAuthorizedException, PermissionDeniedException]
 
@@ -38,7 +38,7 @@ class AuthController(Controller):
         status_code=200,
         summary="Log in: exchange username and password for a bearer token",
         security=OPEN_TO_ANONYMOUS,
-        raises=[NotAuthorizedException, lockout.AccountLocked],
+        raises=[NotAuthorizedException, AccountLocked],
     )
     async def token(self, request: Request, data: LoginRequest, accounts: AccountService) -> TokenResponse:
         failures = await lockout.check_not_locked(data.username, accounts.clock())
