@@ -33,7 +33,7 @@ from jiesu.cases.service import CaseService
 from jiesu.cases.sweeper import Sweeper
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
-from jiesu.errors import COMMON_ERROR_ANSWERS, EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
+from jiesu.http_errors import COMMON_ERROR_ANSWERS, EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
 from jiesu.limits.http import anonymous_intake_limit, check_request_input
 from jiesu.limits.input import MAX_BODY_BYTES
 from jiesu.mediation import rights as mediation_rights
@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             retention_lifespan(rights, settings.retention_interval_seconds),
         ],
         on_app_init=[jwt_auth.on_app_init, observability.install(http_metrics)],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         template_config=template_config(),
         before_request=check_request_input,
         middleware=anonymous_intake_limit(settings.anonymous_intake_per_minute, clock),

@@ -21,7 +21,7 @@ from jiesu.accounts.schemas import (
 from jiesu.accounts.security import STAFF
 from jiesu.accounts.service import AccountService, user_out
 from jiesu.accounts.tables import Jurisdiction, User
-from jiesu.errors import OPEN_TO_ANONYMOUS, AlreadyExists
+from jiesu.http_errors import OPEN_TO_ANONYMOUS, AccountLocked, AlreadyExists
 
 STAFF_ONLY = [NotAuthorizedException, PermissionDeniedException]
 
@@ -41,7 +41,7 @@ class AuthController(Controller):
         status_code=200,
         summary="Log in: exchange username and password for a bearer token",
         security=OPEN_TO_ANONYMOUS,
-        raises=[NotAuthorizedException, lockout.AccountLocked],
+        raises=[NotAuthorizedException, AccountLocked],
     )
     async def token(
         self, request: Request[Any, Any, Any], data: LoginRequest, accounts: AccountService

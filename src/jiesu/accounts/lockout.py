@@ -10,11 +10,9 @@ import logging
 import math
 from datetime import datetime, timedelta
 
-from litestar.exceptions import HTTPException
-from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
-
 from jiesu.accounts.tables import LoginFailure
 from jiesu.db import write_transaction
+from jiesu.errors import TooManyRequests
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
@@ -22,10 +20,8 @@ WINDOW = timedelta(minutes=15)
 logger = logging.getLogger("jiesu.accounts.login")
 
 
-class AccountLocked(HTTPException):
-    """429: too many failed logins for this username; Retry-After says when to try again."""
-
-    status_code = HTTP_429_TOO_MANY_REQUESTS
+class AccountLocked(TooManyRequests):
+    """Too many failed logins for this username; ``retry_after`` says when to try again."""
 
 
 async def _recent_failures(username: str, now: datetime) -> list[datetime]:
@@ -45,8 +41,8 @@ async def check_not_locked(username: str, now: datetime) -> int:
         retry_after = max(1, math.ceil((unlock_at - now).total_seconds()))
         logger.warning("login refused: username=%r is locked for %d s", username, retry_after)
         raise AccountLocked(
-            detail=f"username: too many failed logins; try again in {retry_after} seconds",
-            headers={"Retry-After": str(retry_after)},
+            f"username: too many failed logins; try again in {retry_after} seconds",
+            retry_after=retry_after,
         )
     return len(failures)
 

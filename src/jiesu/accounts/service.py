@@ -6,8 +6,6 @@ import json
 from typing import Any
 
 import anyio
-from litestar.exceptions import HTTPException
-from litestar.status_codes import HTTP_409_CONFLICT
 
 from jiesu.accounts.schemas import (
     JurisdictionCreate,
@@ -20,7 +18,7 @@ from jiesu.accounts.security import Passwords, Principal
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.clock import Clock, system_clock
 from jiesu.db import write_transaction
-from jiesu.errors import field_error
+from jiesu.errors import AlreadyExists, field_error
 
 PARENT_LEVEL = {"district": None, "street": "district", "community": "street", "grid": "community"}
 
@@ -57,9 +55,7 @@ class AccountService:
         expected_parent = PARENT_LEVEL[data.level]
         async with write_transaction():
             if await find_jurisdiction(data.code):
-                raise HTTPException(
-                    status_code=HTTP_409_CONFLICT, detail=f"code: {data.code!r} exists already"
-                )
+                raise AlreadyExists(f"code: {data.code!r} exists already")
             if expected_parent is None:
                 if data.parent_code:
                     raise field_error("parent_code", "a district has no parent")
@@ -92,9 +88,8 @@ class AccountService:
             if data.jurisdiction_code:
                 await require_jurisdiction(data.jurisdiction_code)
             if await User.exists().where(User.username == data.username):
-                raise HTTPException(
-                    status_code=HTTP_409_CONFLICT,
-                    detail=f"username: {data.username!r} is taken",
+                raise AlreadyExists(
+                    f"username: {data.username!r} is taken",
                 )
             row = User(
                 username=data.username,

@@ -34,7 +34,7 @@ from jiesu.cases.schemas import (
     TrackResponse,
 )
 from jiesu.cases.service import CaseService, decode_cursor, encode_cursor
-from jiesu.errors import OPEN_TO_ANONYMOUS, CaseConflict, Unprocessable
+from jiesu.http_errors import OPEN_TO_ANONYMOUS, CaseConflict, Unprocessable
 from jiesu.limits.input import MAX_ID
 from jiesu.privacy import mask_name, mask_phone
 from jiesu.routing.router import routing_summary

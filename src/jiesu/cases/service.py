@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
-from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 from pydantic import ValidationError
 
 from jiesu.accounts.security import SYSTEM, Principal
@@ -30,7 +28,7 @@ from jiesu.cases.schemas import CaseCreate
 from jiesu.cases.tables import Case
 from jiesu.clock import Clock, system_clock
 from jiesu.db import current_engine, in_write_transaction, write_transaction
-from jiesu.errors import CaseConflict, field_error
+from jiesu.errors import CaseConflict, Forbidden, NotFound, Unprocessable, field_error
 from jiesu.notify.outbox import enqueue
 from jiesu.routing.catalogue import Catalogue
 from jiesu.routing.router import count_return
@@ -135,7 +133,7 @@ class CaseService:
     async def get_visible(self, actor: Principal, case_id: int) -> dict[str, Any]:
         case = await Case.select().where(Case.id == case_id).first()
         if case is None or not self.can_see(actor, case):
-            raise NotFoundException(f"no case {case_id}")
+            raise NotFound(f"no case {case_id}")
         return case
 
     def visibility_clause(self, actor: Principal) -> Any:
@@ -181,7 +179,7 @@ class CaseService:
         one (a web form that also stores a photo) it is written in that transaction.
         """
         if actor is not None and actor.role not in ("resident", "dispatcher"):
-            raise PermissionDeniedException("cases are filed by residents and dispatchers")
+            raise Forbidden("cases are filed by residents and dispatchers")
         scoped_key = self._idempotency_scope(actor, idempotency_key) if idempotency_key else None
         request_hash = hashlib.sha256(data.model_dump_json().encode()).hexdigest() if scoped_key else None
         plan = await self._plan(actor, data, scoped_key, request_hash, channel)
@@ -193,9 +191,8 @@ class CaseService:
                 if isinstance(outcome, Exception):
                     raise outcome
         if not outcome.created and outcome.case["request_hash"] != request_hash:
-            raise HTTPException(
-                status_code=HTTP_422_UNPROCESSABLE_ENTITY,
-                detail="Idempotency-Key: this key was already used with a different request body",
+            raise Unprocessable(
+                "Idempotency-Key: this key was already used with a different request body",
             )
         return FiledCase(outcome.case, self.access_code(outcome.case), outcome.created, outcome.routing)
 
@@ -305,12 +302,12 @@ class CaseService:
 
     async def act(self, actor: Principal, case_id: int, action: str, body: dict[str, Any]) -> dict[str, Any]:
         if action not in self.workflow.spec.actions:
-            raise NotFoundException(f"no action named {action!r}")
+            raise NotFound(f"no action named {action!r}")
         payload = self.validate_body(action, body)
         async with write_transaction():
             case = await self.get_visible(actor, case_id)
             if actor.role not in self.roles_that_may(action):
-                raise PermissionDeniedException(f"the role {actor.role} may not {action}")
+                raise Forbidden(f"the role {actor.role} may not {action}")
             if payload["version"] != case["version"]:
                 raise self._conflict(
                     actor,
@@ -320,7 +317,7 @@ class CaseService:
             if action not in self.workflow.actions_from(case["state"]):
                 raise self._conflict(actor, case, f"{action} is not allowed in state {case['state']}")
             if not set(self.workflow.roles(action)) & self.relations(actor, case):
-                raise PermissionDeniedException(f"you may not {action} this case")
+                raise Forbidden(f"you may not {action} this case")
             return await self._transition(actor, case, action, payload, self.clock())
 
     def _conflict(self, actor: Principal, case: dict[str, Any], detail: str) -> CaseConflict:
@@ -477,7 +474,7 @@ class CaseService:
             changes["assignee"] = await self._assignable_worker(case, payload["assignee"])
         elif action == "claim":
             if not self.in_scope(actor, case["jurisdiction_path"]):
-                raise PermissionDeniedException("this case is outside your jurisdiction")
+                raise Forbidden("this case is outside your jurisdiction")
             changes["assignee"] = actor.username
         elif action == "contact":
             if case["responded_at"] is None:

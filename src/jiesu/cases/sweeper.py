@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from litestar.exceptions import HTTPException
-
 from jiesu import db
 from jiesu.accounts.tables import User
 from jiesu.background import JobReport
 from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
 from jiesu.clock import Clock
+from jiesu.errors import JiesuError
 from jiesu.notify.outbox import enqueue_many, outbox_row
 from jiesu.sla.calendar import SlaConfig
 from jiesu.sla.escalation import escalation_target
@@ -122,7 +121,7 @@ class Sweeper:
                     stage, next_at = "done", NEVER
                 if stage == "done" or next_at > now:
                     break
-        except HTTPException:
+        except JiesuError:
             # The case cannot take the action now; look again in a minute rather than spin in this pass.
             report.conflicts += 1
             log.warning("sweeper: case %s could not be handled; retrying later", case["id"])

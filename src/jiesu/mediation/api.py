@@ -12,7 +12,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Permi
 from litestar.status_codes import HTTP_201_CREATED
 
 from jiesu.accounts.security import Principal
-from jiesu.errors import CaseConflict
+from jiesu.http_errors import CaseConflict
 from jiesu.mediation import schemas as s
 from jiesu.mediation.agreements import signatures_for_document
 from jiesu.mediation.documents import document_model, render_page, render_pdf

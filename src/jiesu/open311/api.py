@@ -19,6 +19,8 @@ from jiesu.cases.queries import is_closed, is_open
 from jiesu.cases.schemas import CaseCreate, Contact
 from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
+from jiesu.errors import JiesuError
+from jiesu.http_errors import as_http
 from jiesu.open311.keys import KeyService
 from jiesu.open311.mapping import (
     CHANGESET,
@@ -46,6 +48,8 @@ FIELD_NAMES = {
 
 
 def _error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, JiesuError):
+        exc = as_http(exc)
     if isinstance(exc, ValidationException):
         return error_response(request.url.path, 400, str(exc.detail))
     if isinstance(exc, UnicodeDecodeError):  # Litestar's form parser decodes each field as UTF-8
@@ -83,7 +87,11 @@ class Open311Controller(Controller):
     path = "/open311/v2"
     tags = ["open311"]
     opt = {"allow_anonymous": True}
-    exception_handlers = {HTTPException: _error_handler, Exception: _error_handler}
+    exception_handlers = {
+        HTTPException: _error_handler,
+        JiesuError: _error_handler,
+        Exception: _error_handler,
+    }
 
     @get(["/discovery.json", "/discovery.xml"], summary="Open311 discovery")
     async def discovery(self, request: Request[Any, Any, Any]) -> Response[bytes]:

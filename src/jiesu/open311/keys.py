@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from litestar.exceptions import NotFoundException
-
 from jiesu.clock import Clock
 from jiesu.db import write_transaction
+from jiesu.errors import NotFound
 from jiesu.open311.tables import Open311Key
 
 KEY_PREFIX = "o311_"
@@ -53,7 +52,7 @@ class KeyService:
                 .returning(Open311Key.id)
             )
         if not revoked:
-            raise NotFoundException(f"no active Open311 key {key_id}")
+            raise NotFound(f"no active Open311 key {key_id}")
 
     async def list_keys(self) -> list[dict[str, Any]]:
         return await Open311Key.select(

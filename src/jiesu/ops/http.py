@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from jiesu.errors import JiesuError
 from jiesu.ops.logs import get_logger
 from jiesu.ops.metrics import HttpMetrics, labels_for
 
@@ -90,7 +91,7 @@ def install(metrics: HttpMetrics) -> Any:
 
 async def log_unexpected(exc: Exception, scope: Any) -> None:
     """Litestar's ``after_exception`` hook: a server error's traceback, never a client error."""
-    if isinstance(exc, HTTPException) and exc.status_code < 500:
+    if isinstance(exc, JiesuError) or (isinstance(exc, HTTPException) and exc.status_code < 500):
         return
     get_logger("jiesu.error").error(
         "unhandled", route=scope.get("path_template"), error=type(exc).__name__, exc_info=exc

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from jiesu.accounts.auth import require_roles
 from jiesu.accounts.security import Principal
-from jiesu.errors import AlreadyExists, field_error
+from jiesu.errors import field_error
+from jiesu.http_errors import AlreadyExists
 from jiesu.reports.export import render_csv
 from jiesu.reports.rates import GroupBy
 from jiesu.reports.service import ReportService

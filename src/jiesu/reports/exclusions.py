@@ -6,13 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from litestar.exceptions import HTTPException
-from litestar.status_codes import HTTP_409_CONFLICT
-
 from jiesu.accounts.security import Principal
 from jiesu.audit.chain import append_event
 from jiesu.cases.service import CaseService
 from jiesu.db import is_unique_violation, write_transaction
+from jiesu.errors import AlreadyExists
 from jiesu.reports.sql import Where, as_datetime, fetch
 from jiesu.reports.tables import Exclusion
 
@@ -27,8 +25,8 @@ ORDER BY x.excluded_at, x.case_id
 """
 
 
-def already_excluded(case_id: int) -> HTTPException:
-    return HTTPException(status_code=HTTP_409_CONFLICT, detail=f"case_id: {case_id} is excluded already")
+def already_excluded(case_id: int) -> AlreadyExists:
+    return AlreadyExists(f"case_id: {case_id} is excluded already")
 
 
 async def exclude_case(

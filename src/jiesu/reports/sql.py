@@ -7,13 +7,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar.exceptions import NotFoundException, PermissionDeniedException
-
 from jiesu.accounts.security import Principal
 from jiesu.accounts.service import find_jurisdiction
 from jiesu.cases.tables import Case
 from jiesu.db import current_engine, is_sqlite
-from jiesu.errors import field_error
+from jiesu.errors import Forbidden, NotFound, field_error
 
 NOT_EXCLUDED = "c.id NOT IN (SELECT x.case_id FROM jiesu_report_exclusion x)"
 
@@ -106,7 +104,7 @@ def base_scope(actor: Principal) -> Scope:
         return Scope(path=actor.jurisdiction_path)
     if actor.role == "admin":
         return Scope()
-    raise PermissionDeniedException("reports are for staff")
+    raise Forbidden("reports are for staff")
 
 
 async def resolve_scope(actor: Principal, jurisdiction: str | None) -> Scope:
@@ -117,5 +115,5 @@ async def resolve_scope(actor: Principal, jurisdiction: str | None) -> Scope:
     if row is None:
         raise field_error("jurisdiction", f"no jurisdiction with code {jurisdiction!r}")
     if scope.path and not row["path"].startswith(scope.path):
-        raise NotFoundException(f"jurisdiction {jurisdiction} is outside your scope")
+        raise NotFound(f"jurisdiction {jurisdiction} is outside your scope")
     return replace(scope, path=row["path"])

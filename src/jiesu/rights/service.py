@@ -15,9 +15,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
-from litestar.status_codes import HTTP_409_CONFLICT
-
 from jiesu.accounts import rights as accounts
 from jiesu.accounts.security import Principal
 from jiesu.audit.chain import append_event
@@ -26,6 +23,7 @@ from jiesu.background import Lifespan
 from jiesu.cases import rights as cases
 from jiesu.clock import Clock
 from jiesu.db import write_transaction
+from jiesu.errors import Conflict, Forbidden, NotFound
 from jiesu.ops.logs import get_logger
 from jiesu.privacy import DataSubject
 from jiesu.rights.registry import registered
@@ -47,13 +45,13 @@ class RightsService:
         """Everything jiesu holds about the caller: account, cases, their histories, notifications."""
         if actor.role == "resident":
             if await accounts.account_id(actor.username) is None:
-                raise NotFoundException("no such account")
+                raise NotFound("no such account")
             subject = DataSubject(actor.username, await cases.filed_by(actor.username))
         elif actor.role == "filer":
             case = await cases.filed_case(actor.case_id or 0)
             subject = DataSubject(None, [case] if case is not None else [])
         else:
-            raise PermissionDeniedException("the export is for residents and filers of a case")
+            raise Forbidden("the export is for residents and filers of a case")
         exported: dict[str, Any] = {"exported_at": self.clock()}
         for name, hooks in registered():
             if hooks.export is not None:
@@ -95,22 +93,21 @@ class RightsService:
         if actor.role == "filer":
             return await self._erase_filed_case(actor.case_id or 0)
         if actor.role != "resident":
-            raise PermissionDeniedException("only a resident's own account can be deleted this way")
+            raise Forbidden("only a resident's own account can be deleted this way")
         async with write_transaction():
             account = await accounts.account_id(actor.username)
             if account is None:
-                raise NotFoundException("no such account")
+                raise NotFound("no such account")
             open_cases = await cases.open_cases_filed_by(actor.username)
             if open_cases:
                 ids = ", ".join(str(case_id) for case_id in open_cases)
-                raise HTTPException(
-                    status_code=HTTP_409_CONFLICT,
-                    detail=f"cases {ids} are still open: withdraw them or wait until they are closed",
+                raise Conflict(
+                    f"cases {ids} are still open: withdraw them or wait until they are closed",
                 )
             filed = await cases.filed_by(actor.username)
             for case in filed:
                 if not await self._anonymise(case, "request"):
-                    raise HTTPException(status_code=HTTP_409_CONFLICT, detail="a case changed; try again")
+                    raise Conflict("a case changed; try again")
             pseudonym = f"deleted-{account}"
             for _, hooks in registered():
                 if hooks.forget_account is not None:
@@ -123,14 +120,13 @@ class RightsService:
         async with write_transaction():
             case = await cases.filed_case(case_id)
             if case is None:
-                raise NotFoundException(f"no case {case_id}")
+                raise NotFound(f"no case {case_id}")
             if case["state"] != "closed":
-                raise HTTPException(
-                    status_code=HTTP_409_CONFLICT,
-                    detail=f"case {case_id} is still open: withdraw it or wait until it is closed",
+                raise Conflict(
+                    f"case {case_id} is still open: withdraw it or wait until it is closed",
                 )
             if not await self._anonymise(case, "request"):
-                raise HTTPException(status_code=HTTP_409_CONFLICT, detail="the case changed; try again")
+                raise Conflict("the case changed; try again")
         return {"deleted": True, "cases_anonymised": 1}
 
     async def anonymise_expired(self) -> int:

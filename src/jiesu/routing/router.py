@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from litestar.exceptions import HTTPException
-from litestar.status_codes import HTTP_409_CONFLICT
-
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.audit.chain import append_event
 from jiesu.batch_writer import Query, Rows, Statements, name, placeholders, run_statements, table_name
-from jiesu.errors import field_error
+from jiesu.errors import Conflict, field_error
 from jiesu.routing.catalogue import Catalogue
 from jiesu.routing.geo import contains
 from jiesu.routing.rules import WILDCARD, Rule, RuleSet, unknown_categories
@@ -107,9 +104,8 @@ class Router:
                     raise field_error(f"rules.{index}.jurisdictions.{position}", f"no jurisdiction {code!r}")
         version, previous = await self.current()
         if expected_version is not None and expected_version != version:
-            raise HTTPException(
-                status_code=HTTP_409_CONFLICT,
-                detail=f"version: the rules are at version {version}, not {expected_version}",
+            raise Conflict(
+                f"version: the rules are at version {version}, not {expected_version}",
             )
         body = rules.model_dump_json()
         digest = hashlib.sha256(body.encode()).hexdigest()

@@ -28,6 +28,7 @@ from litestar.status_codes import (
 )
 
 from jiesu.config import Settings
+from jiesu.errors import Forbidden, NotFound
 from jiesu.web.controllers import PAGE_CONTROLLERS
 from jiesu.web.pages import PREFIX, STATIC_DIR, render, see_other, template_config
 from jiesu.web.session import LoginRequired, session_middleware
@@ -53,11 +54,11 @@ def _to_login(request: Request[Any, Any, Any], _: LoginRequired) -> Response[Any
     return Redirect(path=f"{PREFIX}/login?next_path={quote(request.url.path)}", status_code=303)
 
 
-def _not_found(request: Request[Any, Any, Any], _: NotFoundException) -> Response[Any]:
+def _not_found(request: Request[Any, Any, Any], _: NotFoundException | NotFound) -> Response[Any]:
     return render(request, "error.html", HTTP_404_NOT_FOUND, code=404)
 
 
-def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
+def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException | Forbidden) -> Response[Any]:
     csrf = "CSRF" in str(exc.detail)
     return render(request, "error.html", HTTP_403_FORBIDDEN, code=403, csrf=csrf)
 
@@ -98,7 +99,9 @@ def web_routes(settings: Settings) -> list[Any]:
         exception_handlers={
             LoginRequired: _to_login,
             NotFoundException: _not_found,
+            NotFound: _not_found,
             PermissionDeniedException: _forbidden,
+            Forbidden: _forbidden,
             RequestEntityTooLarge: _too_large,
             UnicodeDecodeError: _unreadable,
         },

@@ -24,7 +24,7 @@ from jiesu.cases.queries import filed_by, work_queue
 from jiesu.cases.service import CaseService
 from jiesu.clock import Clock
 from jiesu.db import write_transaction
-from jiesu.errors import CaseConflict
+from jiesu.errors import CaseConflict, InvalidInput, NotFound
 from jiesu.web import dashboard as dash
 from jiesu.web import mediation as mediation_labels
 from jiesu.web.chart import response_chart
@@ -106,7 +106,7 @@ async def _viewer(request: Request[Any, Any, Any], case_id: int) -> tuple[Princi
     for actor in candidates:
         try:
             return actor, await cases.get_visible(actor, case_id)
-        except NotFoundException:
+        except NotFound:
             continue
     raise NotFoundException(f"no case {case_id}")
 
@@ -259,7 +259,7 @@ class ResidentPages(Controller):
                 filed = await cases.file_case(actor, data, idempotency_key=key)
                 if photo is not None and filed.created:
                     stored = await _attach(request, filed.case["id"], photo, actor.username if actor else "")
-        except ValidationException as exc:
+        except InvalidInput as exc:
             if stored is not None:
                 stored.unlink(missing_ok=True)
             return render(
@@ -384,7 +384,7 @@ class CasePages(Controller):
             return await self._page(request, actor, case, 400, action, exc.errors, typed)
         except UploadRejected as exc:
             return await self._page(request, actor, case, 400, action, {"photo": str(exc)}, typed)
-        except ValidationException as exc:
+        except InvalidInput as exc:
             return await self._page(request, actor, case, 400, action, service_errors(exc), typed)
         except CaseConflict:
             _, fresh = await _viewer(request, case_id)
@@ -403,7 +403,7 @@ class CasePages(Controller):
             await apply_mediation(request.app.state.mediation, actor, case_id, form_name, typed, display_tz())
         except FormErrors as exc:
             return await self._page(request, actor, case, 400, failed, exc.errors, typed)
-        except ValidationException as exc:
+        except InvalidInput as exc:
             return await self._page(request, actor, case, 400, failed, service_errors(exc), typed)
         except CaseConflict as exc:
             _, fresh = await _viewer(request, case_id)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from litestar.exceptions import ValidationException
 from pydantic import ValidationError
 
 from jiesu.cases.schemas import CaseCreate
+from jiesu.errors import InvalidInput
 from jiesu.web.messages import (
     BAD_FORMAT,
     BAD_PHONE,
@@ -155,10 +155,10 @@ def _form_name(loc: tuple[Any, ...]) -> str:
     return names[0] if names else "body"
 
 
-def service_errors(exc: ValidationException) -> Errors:
+def service_errors(exc: InvalidInput) -> Errors:
     """A field_error (or the service's pydantic error) as {field: message}."""
     errors: Errors = {}
-    for problem in exc.extra if isinstance(exc.extra, list) else []:
+    for problem in exc.extra:
         if isinstance(problem, dict):
             key = str(problem.get("key") or "body")
             key = {"contact": "contact_phone"}.get(key, key)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from litestar.exceptions import NotFoundException, PermissionDeniedException
 from pydantic import BaseModel, ValidationError
 
 from jiesu.accounts.security import Principal
+from jiesu.errors import Forbidden, NotFound
 from jiesu.mediation import schemas as s
 from jiesu.mediation.base import BEFORE_AGREEMENT, IN_MEDIATION
 from jiesu.mediation.rooms import MediationRooms
@@ -417,7 +417,7 @@ async def mediation_view(
     """The summary and the forms for the people who manage the mediation; None for everyone else."""
     try:
         viewer = await rooms.overview.viewer(actor, case["id"])
-    except (PermissionDeniedException, NotFoundException):
+    except (Forbidden, NotFound):
         return None
     if not viewer.manager:
         return None
