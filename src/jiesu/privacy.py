@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from jiesu.case_record import CaseRecord
 
 # What erased personal data reads as, wherever it was kept (cases, accounts, the audit log's texts, ...).
 ERASED = "[erased]"
@@ -15,11 +16,11 @@ class DataSubject:
     ``cases`` are the case rows they filed. Each domain's export hook (jiesu.rights.registry) takes one."""
 
     username: str | None
-    cases: list[dict[str, Any]]
+    cases: list[CaseRecord]
 
     @property
     def case_ids(self) -> list[int]:
-        return [case["id"] for case in self.cases]
+        return [case.inserted_id for case in self.cases]
 
 
 def mask_phone(phone: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from jiesu.audit.tables import CaseEvent
 from jiesu.audit.texts import erase_texts, reveal_events
+from jiesu.case_record import CaseRecord
 from jiesu.privacy import DataSubject
 
 EXPORTED_EVENT_COLUMNS = (
@@ -34,6 +35,6 @@ async def export_events(subject: DataSubject) -> list[dict[str, Any]]:
     ]
 
 
-async def erase_case_texts(case: dict[str, Any]) -> None:
-    seqs = await CaseEvent.select(CaseEvent.seq).where(CaseEvent.case_id == case["id"])
+async def erase_case_texts(case: CaseRecord) -> None:
+    seqs = await CaseEvent.select(CaseEvent.seq).where(CaseEvent.case_id == case.id)
     await erase_texts(row["seq"] for row in seqs)

@@ -20,6 +20,7 @@ from jiesu.accounts.auth import issue_token, optional_principal, require_roles
 from jiesu.accounts.security import Principal
 from jiesu.audit.tables import CaseEvent
 from jiesu.audit.texts import reveal_events
+from jiesu.case_record import CaseRecord
 from jiesu.cases.queries import CaseFilter, case_listing, flagged_cases, work_queue
 from jiesu.cases.schemas import (
     CaseCreate,
@@ -54,7 +55,7 @@ def provide_cases(state: State) -> CaseService:
 def case_model(
     service: CaseService,
     actor: Principal,
-    case: dict[str, Any],
+    case: CaseRecord,
     now: datetime,
     model: type[CaseOutT] = CaseOut,  # type: ignore[assignment]
     **extra: Any,
@@ -63,19 +64,19 @@ def case_model(
     sees_contact = actor.role in UNMASKED_ROLES or bool(
         {"filer", "assignee"} & service.relations(actor, case)
     )
-    name, phone = case["contact_name"], case["contact_phone"]
-    due = case["due_at"]
+    name, phone = case.contact_name, case.contact_phone
+    due = case.due_at
     pending = pending_request(case)
     return model(
-        **{k: case[k] for k in CaseOut.model_fields if k in case},
+        **{k: getattr(case, k) for k in CaseOut.model_fields if hasattr(case, k)},
         contact=ContactOut(
             name=name if sees_contact else mask_name(name),
             phone=phone if sees_contact else mask_phone(phone),
         ),
         deadlines=Deadlines(
-            response_due=case["response_due"],
-            resolution_due=case["resolution_due"],
-            feedback_due=case["feedback_due"],
+            response_due=case.response_due,
+            resolution_due=case.resolution_due,
+            feedback_due=case.feedback_due,
             current=due,
         ),
         overdue=due is not None and due < now,
@@ -85,7 +86,7 @@ def case_model(
     )
 
 
-def case_out(service: CaseService, actor: Principal, case: dict[str, Any], now: datetime) -> dict[str, Any]:
+def case_out(service: CaseService, actor: Principal, case: CaseRecord, now: datetime) -> dict[str, Any]:
     """``case_model`` as a dict, for the pages."""
     return case_model(service, actor, case, now).model_dump()
 
@@ -114,8 +115,9 @@ class CaseController(Controller):
     ) -> FiledCaseOut:
         actor = optional_principal(request)
         filed = await cases.file_case(actor, data, idempotency_key)
-        viewer = actor or Principal(username="", role="filer", case_id=filed.case["id"])
-        routing = filed.routing or await routing_summary(filed.case["id"])
+        case_id = filed.case.inserted_id
+        viewer = actor or Principal(username="", role="filer", case_id=case_id)
+        routing = filed.routing or await routing_summary(case_id)
         return case_model(
             cases,
             viewer,
@@ -149,7 +151,7 @@ class CaseController(Controller):
         wanted = CaseFilter(state_filter, assignee, jurisdiction, category, overdue, before_id)
         rows = await case_listing(actor, wanted, now, limit + 1)
         items: list[CaseOut] = [case_model(cases, actor, row, now) for row in rows[:limit]]
-        next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
+        next_cursor = encode_cursor(rows[limit - 1].inserted_id) if len(rows) > limit else None
         return CasePage(items=items, next_cursor=next_cursor)
 
     @get(
@@ -241,9 +243,9 @@ class TrackController(Controller):
         case = await cases.find_by_access_code(data.tracking_no, data.access_code)
         if case is None:
             raise NotFoundException("no case with this tracking number and access code")
-        principal = Principal(username=f"case-{case['id']}", role="filer", case_id=case["id"])
+        principal = Principal(username=f"case-{case.id}", role="filer", case_id=case.inserted_id)
         return TrackResponse(
-            case_id=case["id"], access_token=issue_token(request.app.state.jwt_auth, principal)
+            case_id=case.inserted_id, access_token=issue_token(request.app.state.jwt_auth, principal)
         )
 
 

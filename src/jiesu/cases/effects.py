@@ -5,7 +5,7 @@ A hook runs in two phases so that the batched intake can run it too: called with
 payload, now) it reads what it needs and may write in the action's transaction; it returns a ``Decide``,
 a function of the final payload that returns the columns to change or raises one of
 ``jiesu.errors.REFUSALS`` to refuse. A direct action calls both at once. At filing, the system's accept
-and dispatch are prepared in the request, before the batch (the case has no id yet, ``case["id"]`` is
+and dispatch are prepared in the request, before the batch (the case has no id yet, ``case.id`` is
 None, and the dispatch payload's ``assignee`` is None: the batch chooses the worker), and decided inside
 the batch for the worker it chose; so a hook costs the batch no statement. Prepared at filing, a hook
 must not write: the request's own transaction has not begun.
@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from jiesu.accounts.security import Principal
+from jiesu.case_record import CaseRecord
 
 Decide = Callable[[dict[str, Any]], dict[str, Any]]
-EffectHook = Callable[[Principal, dict[str, Any], str, dict[str, Any], datetime], Awaitable[Decide]]
+EffectHook = Callable[[Principal, CaseRecord, str, dict[str, Any], datetime], Awaitable[Decide]]
 
 
 def unconditionally(changes: dict[str, Any]) -> Decide:
@@ -31,7 +32,7 @@ def unconditionally(changes: dict[str, Any]) -> Decide:
 async def prepare(
     hooks: list[EffectHook],
     actor: Principal,
-    case: dict[str, Any],
+    case: CaseRecord,
     action: str,
     payload: dict[str, Any],
     now: datetime,

@@ -36,6 +36,7 @@ from jiesu.batch_writer import (
     row_values,
     table_name,
 )
+from jiesu.case_record import CaseRecord
 from jiesu.cases.effects import Decide, decide
 from jiesu.cases.tables import Case
 from jiesu.errors import REFUSALS
@@ -55,6 +56,11 @@ if TYPE_CHECKING:
 def case_defaults() -> dict[str, Any]:
     """Every column of a new case with its default (asked once an engine is chosen)."""
     return {key: value for key, value in Case().to_dict().items() if key != "id"}
+
+
+def new_case(**columns: Any) -> CaseRecord:
+    """A case not yet inserted (no id): the table's defaults with ``columns`` over them."""
+    return CaseRecord.from_row({**case_defaults(), **columns, "id": None})
 
 
 # The states in which an assigned case counts towards its worker's load.
@@ -86,7 +92,7 @@ def tracking_number(now: datetime) -> str:
 class IntakePlan:
     """A filing, checked and prepared: the case as the system accepted it, before any id exists."""
 
-    case: dict[str, Any]  # every column but id
+    case: CaseRecord  # no id yet
     events: list[dict[str, Any]]  # prepared events (file, accept) without their case id
     now: datetime
     key: str | None = None
@@ -100,7 +106,7 @@ class IntakePlan:
 
 @dataclass
 class IntakeOutcome:
-    case: dict[str, Any]
+    case: CaseRecord
     created: bool
     routing: dict[str, Any] | None = None
 
@@ -108,9 +114,9 @@ class IntakeOutcome:
 @dataclass
 class _Written:
     plan: IntakePlan
-    case: dict[str, Any]
+    case: CaseRecord
     events: list[dict[str, Any]]
-    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (after action, case then)
+    messages: list[tuple[str, CaseRecord]] = field(default_factory=list)  # (after action, case then)
     decision: dict[str, Any] | None = None
 
 
@@ -147,7 +153,7 @@ class IntakeBatch:
                 outcomes.append(IntakeOutcome(replayed, False))
         return outcomes
 
-    def _existing(self, plans: list[IntakePlan]) -> Statements[dict[str, dict[str, Any]]]:
+    def _existing(self, plans: list[IntakePlan]) -> Statements[dict[str, CaseRecord]]:
         keys = sorted({plan.key for plan in plans if plan.key})
         if not keys:
             return {}
@@ -155,11 +161,11 @@ class IntakeBatch:
         rows: Rows = yield Query(
             f"SELECT * FROM {table_name(Case)} WHERE {key} IN ({placeholders(len(keys))})", keys
         )
-        return {row[key]: row for row in rows}
+        return {row[key]: CaseRecord.from_row(row) for row in rows}
 
     def _route(self, plans: list[IntakePlan]) -> Statements[list[_Written]]:
         """Place every routable case and choose its worker, counting the loads the batch adds."""
-        written = [_Written(plan, dict(plan.case), list(plan.events)) for plan in plans]
+        written = [_Written(plan, plan.case, list(plan.events)) for plan in plans]
         for item in written:
             if item.plan.accepted:
                 item.messages.append(("accept", item.case))
@@ -169,20 +175,20 @@ class IntakeBatch:
             return written
         version, rules = yield from router.read_rules()
         yield from router.read_jurisdictions(
-            router.codes_to_place(rules, (w.case["jurisdiction_path"] for w in routable))
+            router.codes_to_place(rules, (w.case.jurisdiction_path for w in routable))
         )
         placements = [router.place(rules, w.case) for w in routable]
         homes = sorted(
             {
                 h
                 for w, p in zip(routable, placements, strict=True)
-                for h in router.homes(p, w.case["jurisdiction_path"])
+                for h in router.homes(p, w.case.jurisdiction_path)
             }
         )
         workers = yield from router.read_workers(homes)
         loads = yield from router.read_loads(workers, rules)
         for item, placement in zip(routable, placements, strict=True):
-            self._dispatch(item, placement, version, workers, loads, rules.weight(item.case["priority"]))
+            self._dispatch(item, placement, version, workers, loads, rules.weight(item.case.priority))
         return written
 
     def _dispatch(
@@ -218,7 +224,7 @@ class IntakeBatch:
         assert self.router is not None
         candidates = workers
         while (worker := self.router.choose_worker(item.case, placement, candidates, loads)) is not None:
-            payload = {"version": item.case["version"], "assignee": worker}
+            payload = {"version": item.case.version, "assignee": worker}
             try:
                 return worker, decide(item.plan.dispatch_effects, payload)
             except REFUSALS:
@@ -237,9 +243,9 @@ class IntakeBatch:
         while pending:
             used = set(ids)
             for item in pending:
-                while item.case["tracking_no"] in used:
-                    item.case["tracking_no"] = tracking_number(item.plan.now)
-                used.add(item.case["tracking_no"])
+                while item.case.tracking_no in used:
+                    item.case = item.case.replace(tracking_no=tracking_number(item.plan.now))
+                used.add(item.case.tracking_no)
             rows: Rows = yield Query(
                 insert_sql(
                     Case,
@@ -247,19 +253,19 @@ class IntakeBatch:
                     returning=(Case.id, Case.tracking_no),
                     on_conflict=f"({name(Case.tracking_no)}) DO NOTHING",
                 ),
-                [value for w in pending for value in row_values(Case, w.case)],
+                [value for w in pending for value in row_values(Case, w.case.as_row())],
             )
             ids.update((row[name(Case.tracking_no)], row[name(Case.id)]) for row in rows)
-            pending = [item for item in pending if item.case["tracking_no"] not in ids]
+            pending = [item for item in pending if item.case.tracking_no not in ids]
             for item in pending:
-                item.case["tracking_no"] = tracking_number(item.plan.now)
+                item.case = item.case.replace(tracking_no=tracking_number(item.plan.now))
         for item in written:
-            number = item.case["tracking_no"]
+            number = item.case.tracking_no
             case_id = ids[number]
-            item.case = {"id": case_id, **item.case}
+            item.case = item.case.replace(id=case_id)
             item.events = [{**event, "case_id": case_id} for event in item.events]
             item.messages = [
-                (action, {**case, "id": case_id, "tracking_no": number}) for action, case in item.messages
+                (action, case.replace(id=case_id, tracking_no=number)) for action, case in item.messages
             ]
             if item.decision is not None:
                 item.decision["case_id"] = case_id
@@ -273,7 +279,7 @@ class IntakeBatch:
                     outbox.append(
                         outbox_row(
                             topic=topic,
-                            case_id=case["id"],
+                            case_id=case.id,
                             recipient=recipient,
                             payload=payload,
                             at=item.plan.now,

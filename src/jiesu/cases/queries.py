@@ -10,6 +10,7 @@ from typing import Any
 from piccolo.custom_types import Combinable
 
 from jiesu.accounts.security import Principal
+from jiesu.case_record import CaseRecord
 from jiesu.cases.tables import Case
 from jiesu.routing.router import flagged_case_ids
 from jiesu.workflow import STATES
@@ -19,21 +20,38 @@ DESK_ROLES = ("dispatcher", "supervisor", "admin")  # their queue is what waits 
 FLAGGED_STATES = (STATES.intake, STATES.triage, STATES.mediation)
 
 
+# ---- one case ------------------------------------------------------------------------------------
+
+
+def records(rows: list[dict[str, Any]]) -> list[CaseRecord]:
+    return [CaseRecord.from_row(row) for row in rows]
+
+
+async def case_by_id(case_id: int | None) -> CaseRecord | None:
+    row = await Case.select().where(Case.id == case_id).first() if case_id is not None else None
+    return CaseRecord.from_row(row) if row else None
+
+
+async def case_by_tracking_no(tracking_no: str) -> CaseRecord | None:
+    row = await Case.select().where(Case.tracking_no == tracking_no.upper()).first()
+    return CaseRecord.from_row(row) if row else None
+
+
 # ---- who may see what ---------------------------------------------------------------------------
 
 
-def can_see(actor: Principal, case: dict[str, Any]) -> bool:
+def can_see(actor: Principal, case: CaseRecord) -> bool:
     """``visible_to`` for one case in memory."""
     if actor.role == "admin":
         return True
     if actor.role == "filer":
-        return bool(actor.case_id == case["id"])
+        return bool(actor.case_id == case.id)
     if actor.role == "resident":
-        return bool(case["filer"] == actor.username)
-    if actor.role == "worker" and case["assignee"] == actor.username:
+        return bool(case.filer == actor.username)
+    if actor.role == "worker" and case.assignee == actor.username:
         return True
     if actor.role in ("worker", "dispatcher", "supervisor"):
-        return actor.in_scope(case["jurisdiction_path"])
+        return actor.in_scope(case.jurisdiction_path)
     return False
 
 
@@ -91,10 +109,10 @@ def queue_clause(actor: Principal, with_claimable: bool) -> Combinable:
     return visible_to(actor) & is_open()
 
 
-async def work_queue(actor: Principal, limit: int, with_claimable: bool = False) -> list[dict[str, Any]]:
+async def work_queue(actor: Principal, limit: int, with_claimable: bool = False) -> list[CaseRecord]:
     """``actor``'s queue in the order dispatchers work it: urgent first, then the nearest deadline, then
     the oldest case. ``priority`` descending puts ``urgent`` before ``normal``."""
-    rows = (
+    cases = records(
         await Case.select()
         .where(queue_clause(actor, with_claimable))
         .order_by(Case.priority, ascending=False)
@@ -103,17 +121,17 @@ async def work_queue(actor: Principal, limit: int, with_claimable: bool = False)
         .limit(limit)
     )
     if actor.role != "worker":
-        return rows
+        return cases
     # A claimable case must be in the worker's subtree by the path itself, not only by LIKE.
-    return [row for row in rows if row["assignee"] or actor.in_scope(row["jurisdiction_path"])]
+    return [case for case in cases if case.assignee or actor.in_scope(case.jurisdiction_path)]
 
 
 # ---- listings -----------------------------------------------------------------------------------
 
 
-async def filed_by(username: str) -> list[dict[str, Any]]:
+async def filed_by(username: str) -> list[CaseRecord]:
     """A resident's own cases, newest first."""
-    return await Case.select().where(Case.filer == username).order_by(Case.id, ascending=False)
+    return records(await Case.select().where(Case.filer == username).order_by(Case.id, ascending=False))
 
 
 @dataclass(frozen=True)
@@ -126,9 +144,7 @@ class CaseFilter:
     before_id: int | None = None  # the cursor: cases older than this one
 
 
-async def case_listing(
-    actor: Principal, wanted: CaseFilter, now: datetime, limit: int
-) -> list[dict[str, Any]]:
+async def case_listing(actor: Principal, wanted: CaseFilter, now: datetime, limit: int) -> list[CaseRecord]:
     """The cases ``actor`` may see that match ``wanted``, newest first, at most ``limit``."""
     query = Case.select().where(visible_to(actor))
     if wanted.state:
@@ -143,13 +159,13 @@ async def case_listing(
         query = query.where(overdue_at(now) if wanted.overdue else on_time_at(now))
     if wanted.before_id:
         query = query.where(Case.id < wanted.before_id)
-    return await query.order_by(Case.id, ascending=False).limit(limit)
+    return records(await query.order_by(Case.id, ascending=False).limit(limit))
 
 
-async def flagged_cases(actor: Principal, limit: int) -> list[dict[str, Any]]:
+async def flagged_cases(actor: Principal, limit: int) -> list[CaseRecord]:
     """The open cases the router could not place or that came back, that ``actor`` may see, nearest
     deadline first."""
-    return (
+    return records(
         await Case.select()
         .where(visible_to(actor))
         .where(Case.state.is_in(list(FLAGGED_STATES)))

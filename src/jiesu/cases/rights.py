@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from jiesu.case_record import CaseRecord
+from jiesu.cases.queries import case_by_id, records
 from jiesu.cases.tables import Case
 from jiesu.privacy import ERASED, DataSubject
 
@@ -16,14 +18,12 @@ PERSONAL_CASE_COLUMNS = ("title", "description", "address", "contact_name", "con
 INTERNAL_CASE_COLUMNS = ("idempotency_key", "request_hash", "access_code_hash")
 
 
-async def filed_by(username: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = await Case.select().where(Case.filer == username).order_by(Case.id)
-    return rows
+async def filed_by(username: str) -> list[CaseRecord]:
+    return records(await Case.select().where(Case.filer == username).order_by(Case.id))
 
 
-async def filed_case(case_id: int) -> dict[str, Any] | None:
-    row: dict[str, Any] | None = await Case.select().where(Case.id == case_id).first()
-    return row
+async def filed_case(case_id: int) -> CaseRecord | None:
+    return await case_by_id(case_id)
 
 
 async def open_cases_filed_by(username: str) -> list[int]:
@@ -42,22 +42,24 @@ async def closed_before(cutoff: datetime, after: int, limit: int) -> list[int]:
     return [row["id"] for row in rows]
 
 
-async def anonymise(case: dict[str, Any], at: datetime) -> bool:
+async def anonymise(case: CaseRecord, at: datetime) -> bool:
     """Erase the case's personal data and its link to the filer's account; False when the case changed
     since ``case`` was read (nothing is written then)."""
     changes: dict[Any, Any] = {getattr(Case, column): ERASED for column in PERSONAL_CASE_COLUMNS}
-    if case["resolution_summary"] is not None:
+    if case.resolution_summary is not None:
         changes[Case.resolution_summary] = ERASED
     changes[Case.filer] = None
     changes[Case.version] = Case.version + 1
     changes[Case.updated_at] = at
     written = (
         await Case.update(changes)
-        .where((Case.id == case["id"]) & (Case.version == case["version"]))
+        .where((Case.id == case.id) & (Case.version == case.version))
         .returning(Case.id)
     )
     return bool(written)
 
 
 async def export_cases(subject: DataSubject) -> list[dict[str, Any]]:
-    return [{k: v for k, v in case.items() if k not in INTERNAL_CASE_COLUMNS} for case in subject.cases]
+    return [
+        {k: v for k, v in case.as_row().items() if k not in INTERNAL_CASE_COLUMNS} for case in subject.cases
+    ]

@@ -22,8 +22,9 @@ from jiesu.accounts.service import require_jurisdiction
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.audit.chain import append_prepared, prepare_event
 from jiesu.batch_writer import batch_writer, run_in_current_transaction
+from jiesu.case_record import CaseRecord
 from jiesu.cases import effects, queries
-from jiesu.cases.intake import ACCESS_CODE_ALPHABET, IntakeBatch, IntakePlan, case_defaults, tracking_number
+from jiesu.cases.intake import ACCESS_CODE_ALPHABET, IntakeBatch, IntakePlan, new_case, tracking_number
 from jiesu.cases.schemas import CaseCreate
 from jiesu.cases.tables import Case
 from jiesu.clock import Clock, system_clock
@@ -47,7 +48,7 @@ CLOSING_OUTCOMES = {"reject": "rejected", "merge": "merged", "withdraw": "withdr
 
 @dataclass(frozen=True)
 class FiledCase:
-    case: dict[str, Any]
+    case: CaseRecord
     access_code: str | None
     created: bool
     routing: dict[str, Any] | None = None  # the router's decision, when this request made it
@@ -89,20 +90,20 @@ class CaseService:
 
     # ---- who may see and do what ------------------------------------------------------------
 
-    def can_see(self, actor: Principal, case: dict[str, Any]) -> bool:
+    def can_see(self, actor: Principal, case: CaseRecord) -> bool:
         return queries.can_see(actor, case)
 
     @staticmethod
     def in_scope(actor: Principal, jurisdiction_path: str | None) -> bool:
         return actor.in_scope(jurisdiction_path)
 
-    def relations(self, actor: Principal, case: dict[str, Any]) -> set[str]:
+    def relations(self, actor: Principal, case: CaseRecord) -> set[str]:
         relations = {actor.role}
-        if (actor.role == "filer" and actor.case_id == case["id"]) or (
-            actor.role == "resident" and case["filer"] == actor.username
+        if (actor.role == "filer" and actor.case_id == case.id) or (
+            actor.role == "resident" and case.filer == actor.username
         ):
             relations.add("filer")
-        if actor.role == "worker" and case["assignee"] == actor.username:
+        if actor.role == "worker" and case.assignee == actor.username:
             relations.add("assignee")
         return relations
 
@@ -112,26 +113,24 @@ class CaseService:
             {"filer"} if "filer" in self.workflow.roles(action) else set()
         )
 
-    def may_fire(self, actor: Principal, case: dict[str, Any], action: str) -> bool:
+    def may_fire(self, actor: Principal, case: CaseRecord, action: str) -> bool:
         if not set(self.workflow.roles(action)) & self.relations(actor, case):
             return False
         if action == "claim":
-            return case["assignee"] is None
+            return case.assignee is None
         if action in extensions.EXTENSION_ACTIONS:
             return extensions.refusal(case, action) is None
         return True
 
-    def allowed_actions(self, actor: Principal, case: dict[str, Any]) -> list[str]:
+    def allowed_actions(self, actor: Principal, case: CaseRecord) -> list[str]:
         return [
-            action
-            for action in self.workflow.actions_from(case["state"])
-            if self.may_fire(actor, case, action)
+            action for action in self.workflow.actions_from(case.state) if self.may_fire(actor, case, action)
         ]
 
     # ---- reading ----------------------------------------------------------------------------
 
-    async def get_visible(self, actor: Principal, case_id: int) -> dict[str, Any]:
-        case = await Case.select().where(Case.id == case_id).first()
+    async def get_visible(self, actor: Principal, case_id: int) -> CaseRecord:
+        case = await queries.case_by_id(case_id)
         if case is None or not self.can_see(actor, case):
             raise NotFound(f"no case {case_id}")
         return case
@@ -142,12 +141,12 @@ class CaseService:
 
     # ---- filing -----------------------------------------------------------------------------
 
-    def access_code(self, case: dict[str, Any]) -> str | None:
+    def access_code(self, case: CaseRecord) -> str | None:
         """Derived from the secret and a per-case nonce, so a retried filing can be answered again."""
-        nonce = case["access_code_hash"]
+        nonce = case.access_code_hash
         if not nonce:
             return None
-        digest = hmac.new(self._secret, f"access:{case['tracking_no']}:{nonce}".encode(), "sha256")
+        digest = hmac.new(self._secret, f"access:{case.tracking_no}:{nonce}".encode(), "sha256")
         raw = int.from_bytes(digest.digest()[:8], "big")
         chars = []
         for _ in range(10):
@@ -155,8 +154,8 @@ class CaseService:
             chars.append(ACCESS_CODE_ALPHABET[index])
         return "".join(chars)
 
-    async def find_by_access_code(self, tracking_no: str, code: str) -> dict[str, Any] | None:
-        case = await Case.select().where(Case.tracking_no == tracking_no.upper()).first()
+    async def find_by_access_code(self, tracking_no: str, code: str) -> CaseRecord | None:
+        case = await queries.case_by_tracking_no(tracking_no)
         expected = self.access_code(case) if case else None
         if case is None or expected is None:
             return None
@@ -190,7 +189,7 @@ class CaseService:
                 (outcome,) = await run_in_current_transaction(self.intake_batch([plan]))
                 if isinstance(outcome, Exception):
                     raise outcome
-        if not outcome.created and outcome.case["request_hash"] != request_hash:
+        if not outcome.created and outcome.case.request_hash != request_hash:
             raise Unprocessable(
                 "Idempotency-Key: this key was already used with a different request body",
             )
@@ -241,51 +240,48 @@ class CaseService:
         deadlines = initial_deadlines(
             self.workflow.spec.clocks, now, priority, complexity, self.sla.calendar if self.sla else None
         )
-        case = {
-            **case_defaults(),
-            "tracking_no": tracking_number(now),
-            "kind": data.kind,
-            "category": data.category,
-            "title": data.title,
-            "description": data.description,
-            "address": data.address,
-            "jurisdiction_code": jurisdiction["code"] if jurisdiction else None,
-            "jurisdiction_path": jurisdiction["path"] if jurisdiction else None,
-            "priority": priority,
-            "complexity": complexity,
-            "state": self.states.initial,
-            "version": 1,
-            "filer": resident.username if resident else None,
-            "channel": channel,
-            "contact_name": contact_name,
-            "contact_phone": contact_phone,
-            "access_code_hash": None if resident else secrets.token_hex(8),
-            "idempotency_key": scoped_key,
-            "request_hash": request_hash,
-            "received_at": now,
-            "updated_at": now,
-            "due_at": deadlines["response_due"],
+        case = new_case(
+            tracking_no=tracking_number(now),
+            kind=data.kind,
+            category=data.category,
+            title=data.title,
+            description=data.description,
+            address=data.address,
+            jurisdiction_code=jurisdiction["code"] if jurisdiction else None,
+            jurisdiction_path=jurisdiction["path"] if jurisdiction else None,
+            priority=priority,
+            complexity=complexity,
+            state=self.states.initial,
+            version=1,
+            filer=resident.username if resident else None,
+            channel=channel,
+            contact_name=contact_name,
+            contact_phone=contact_phone,
+            access_code_hash=None if resident else secrets.token_hex(8),
+            idempotency_key=scoped_key,
+            request_hash=request_hash,
+            received_at=now,
+            updated_at=now,
+            due_at=deadlines["response_due"],
             **deadlines,
-        }
+        )
         filer = actor or Principal(username="anonymous", role="anonymous")
         fields = {"kind": data.kind, "category": data.category, "channel": channel}
-        plan = IntakePlan(case, [self.event(filer, {**case, "state": None}, case, "file", fields, now)], now)
+        plan = IntakePlan(case, [self.event(filer, None, case, "file", fields, now)], now)
         plan.key = scoped_key
         if category is not None and jurisdiction is not None:
-            payload = {"version": case["version"]}
-            unsaved = {"id": None, **case}
-            hooks = await effects.prepare(self.effect_hooks, SYSTEM, unsaved, "accept", payload, now)
+            payload: dict[str, Any] = {"version": case.version}
+            hooks = await effects.prepare(self.effect_hooks, SYSTEM, case, "accept", payload, now)
             changes = effects.decide(hooks, payload)
             plan.case = self.apply(case, self.workflow.fire(self.states.initial, "accept", {}), changes, now)
             plan.events.append(self.event(SYSTEM, case, plan.case, "accept", {}, now))
             plan.accepted = True
             if self.router is not None:
-                plan.dispatch_state = self.workflow.fire(plan.case["state"], "dispatch", {})
+                plan.dispatch_state = self.workflow.fire(plan.case.state, "dispatch", {})
                 plan.located_by = located[1] if located else None
-                payload = {"version": plan.case["version"], "assignee": None}  # the batch chooses
-                accepted = {"id": None, **plan.case}
+                payload = {"version": plan.case.version, "assignee": None}  # the batch chooses
                 plan.dispatch_effects = await effects.prepare(
-                    self.effect_hooks, SYSTEM, accepted, "dispatch", payload, now
+                    self.effect_hooks, SYSTEM, plan.case, "dispatch", payload, now
                 )
         return plan
 
@@ -300,7 +296,7 @@ class CaseService:
             field = ".".join(str(p) for p in first["loc"]) or "body"
             raise field_error(field, first["msg"]) from exc
 
-    async def act(self, actor: Principal, case_id: int, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def act(self, actor: Principal, case_id: int, action: str, body: dict[str, Any]) -> CaseRecord:
         if action not in self.workflow.spec.actions:
             raise NotFound(f"no action named {action!r}")
         payload = self.validate_body(action, body)
@@ -308,125 +304,120 @@ class CaseService:
             case = await self.get_visible(actor, case_id)
             if actor.role not in self.roles_that_may(action):
                 raise Forbidden(f"the role {actor.role} may not {action}")
-            if payload["version"] != case["version"]:
+            if payload["version"] != case.version:
                 raise self._conflict(
                     actor,
                     case,
-                    f"stale version {payload['version']}; the case is now at version {case['version']}",
+                    f"stale version {payload['version']}; the case is now at version {case.version}",
                 )
-            if action not in self.workflow.actions_from(case["state"]):
-                raise self._conflict(actor, case, f"{action} is not allowed in state {case['state']}")
+            if action not in self.workflow.actions_from(case.state):
+                raise self._conflict(actor, case, f"{action} is not allowed in state {case.state}")
             if not set(self.workflow.roles(action)) & self.relations(actor, case):
                 raise Forbidden(f"you may not {action} this case")
             return await self._transition(actor, case, action, payload, self.clock())
 
-    def _conflict(self, actor: Principal, case: dict[str, Any], detail: str) -> CaseConflict:
+    def _conflict(self, actor: Principal, case: CaseRecord, detail: str) -> CaseConflict:
         return CaseConflict(
             detail,
-            state=case["state"],
-            version=case["version"],
+            state=case.state,
+            version=case.version,
             allowed_actions=self.allowed_actions(actor, case),
         )
 
     async def _transition(
         self,
         actor: Principal,
-        case: dict[str, Any],
+        case: CaseRecord,
         action: str,
         payload: dict[str, Any],
         now: datetime,
-    ) -> dict[str, Any]:
+    ) -> CaseRecord:
         """Fire ``action`` and persist it. Runs inside the caller's write transaction."""
         changes, event_fields = await self._effects(actor, case, action, payload, now)
         try:
-            new_state = self.workflow.fire(case["state"], action, payload, reopen_count=case["reopen_count"])
+            new_state = self.workflow.fire(case.state, action, payload, reopen_count=case.reopen_count)
         except IllegalTransition as exc:
             raise self._conflict(actor, case, str(exc)) from exc
         updated = self.apply(case, new_state, changes, now)
-        values: dict[Any, Any] = {k: v for k, v in updated.items() if k != "version" and v != case.get(k)}
+        values: dict[Any, Any] = updated.changes_from(case)
         values["version"] = Case.version + 1
         written = (
             await Case.update(values)
-            .where((Case.id == case["id"]) & (Case.version == case["version"]))
+            .where((Case.id == case.id) & (Case.version == case.version))
             .returning(Case.id)
         )
         if not written:
-            fresh = await Case.select().where(Case.id == case["id"]).first()
+            fresh = await queries.case_by_id(case.id)
             raise self._conflict(actor, fresh or case, "the case was changed by someone else")
         append_prepared(self.event(actor, case, updated, action, event_fields, now))
         for topic, recipient, message in self.messages(action, updated, now):
-            await enqueue(topic=topic, case_id=case["id"], recipient=recipient, payload=message, at=now)
+            await enqueue(topic=topic, case_id=case.id, recipient=recipient, payload=message, at=now)
         await track(updated, now, self.sla)
         return updated
 
-    def apply(
-        self, case: dict[str, Any], new_state: str, changes: dict[str, Any], now: datetime
-    ) -> dict[str, Any]:
+    def apply(self, case: CaseRecord, new_state: str, changes: dict[str, Any], now: datetime) -> CaseRecord:
         """The case after a transition to ``new_state`` that changes ``changes``, in memory."""
-        updated = {**case, **changes, **self._state_entry(case, new_state, now), "state": new_state}
-        updated["due_at"] = current_due(updated)
-        updated["version"] = case["version"] + 1
-        updated["updated_at"] = now
-        return updated
+        updated = case.replace(**{**changes, **self._state_entry(case, new_state, now), "state": new_state})
+        return updated.replace(due_at=current_due(updated), version=case.version + 1, updated_at=now)
 
     @staticmethod
     def event(
         actor: Principal,
-        case: dict[str, Any],
-        updated: dict[str, Any],
+        case: CaseRecord | None,
+        updated: CaseRecord,
         action: str,
         fields: dict[str, Any],
         now: datetime,
     ) -> dict[str, Any]:
-        """The audit event of a transition from ``case`` to ``updated``, prepared for the chain."""
+        """The audit event of a transition from ``case`` (None: the filing) to ``updated``, for the chain."""
         return prepare_event(
-            case_id=case.get("id"),
+            case_id=updated.id,
             actor=actor.username,
             actor_role=actor.role,
             action=action,
-            from_state=case["state"],
-            to_state=updated["state"],
+            from_state=case.state if case else None,
+            to_state=updated.state,
             fields=fields,
             at=now,
         )
 
     async def system_action(
         self,
-        case: dict[str, Any],
+        case: CaseRecord,
         action: str,
         fields: dict[str, Any],
         now: datetime,
         extra: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> CaseRecord:
         """An action of jiesu itself (routing, the sweeper) inside the caller's write transaction;
         ``extra`` goes into the audit event only."""
-        payload = self.validate_body(action, {**fields, "version": case["version"]})
+        payload = self.validate_body(action, {**fields, "version": case.version})
         return await self._transition(SYSTEM, case, action, {**payload, **(extra or {})}, now)
 
-    def _state_entry(self, case: dict[str, Any], new_state: str, now: datetime) -> dict[str, Any]:
+    def _state_entry(self, case: CaseRecord, new_state: str, now: datetime) -> dict[str, Any]:
         """What entering ``new_state`` sets, whatever the action."""
-        if new_state == case["state"]:  # staying in a state (e.g. record_performance) is not entering it
+        if new_state == case.state:  # staying in a state (e.g. record_performance) is not entering it
             return {}
         states = self.states
-        if case["state"] == states.mediation and extensions.is_pending(case):  # the request lapses
-            lapsed = {**case, **extensions.NO_REQUEST}
+        if case.state == states.mediation and extensions.is_pending(case):  # the request lapses
+            lapsed = case.replace(**extensions.NO_REQUEST)
             return {**extensions.NO_REQUEST, **self._state_entry(lapsed, new_state, now)}
         if not states.is_open(new_state):
             return {"closed_at": now}
         if new_state == states.feedback:
             calendar = self.sla.calendar if self.sla else None
             return {"feedback_due": feedback_deadline(self.workflow.spec.clocks, now, calendar)}
-        if new_state == states.mediation and case["state"] in (states.resolution, states.feedback):
-            reopened = case["state"] == states.feedback
+        if new_state == states.mediation and case.state in (states.resolution, states.feedback):
+            reopened = case.state == states.feedback
             return {
                 "resolved_at": None,
                 "outcome": None,
                 "feedback_due": None,
-                "reopen_count": case["reopen_count"] + (1 if reopened else 0),
+                "reopen_count": case.reopen_count + (1 if reopened else 0),
             }
         return {}
 
-    async def _assignable_worker(self, case: dict[str, Any], username: str) -> str:
+    async def _assignable_worker(self, case: CaseRecord, username: str) -> str:
         worker = (
             await User.select(User.role, User.active, User.jurisdiction_code)
             .where(User.username == username)
@@ -439,7 +430,7 @@ class CaseService:
             .where(Jurisdiction.code == worker["jurisdiction_code"])
             .first()
         )
-        case_path = case["jurisdiction_path"] or ""
+        case_path = case.jurisdiction_path or ""
         if home is None or not (
             case_path.startswith(home["path"]) or home["path"].startswith(case_path or "\x00")
         ):
@@ -449,7 +440,7 @@ class CaseService:
     async def _effects(
         self,
         actor: Principal,
-        case: dict[str, Any],
+        case: CaseRecord,
         action: str,
         payload: dict[str, Any],
         now: datetime,
@@ -458,26 +449,26 @@ class CaseService:
         fields = {k: v for k, v in payload.items() if k != "version" and v is not None}
         changes: dict[str, Any] = {}
         if action == "accept":
-            category = payload.get("category") or case["category"]
+            category = payload.get("category") or case.category
             if not category:
                 raise field_error("category", "the case needs a category to be accepted")
             if self.catalogue.get(category) is None:
                 raise field_error("category", f"unknown category {category!r}")
-            code = payload.get("jurisdiction_code") or case["jurisdiction_code"]
+            code = payload.get("jurisdiction_code") or case.jurisdiction_code
             if not code:
                 raise field_error("jurisdiction_code", "the case needs a jurisdiction")
             jurisdiction = await require_jurisdiction(code)
             changes.update(category=category, jurisdiction_code=code, jurisdiction_path=jurisdiction["path"])
         elif action in ("dispatch", "reassign"):
-            if action == "reassign" and payload["assignee"] == case["assignee"]:
+            if action == "reassign" and payload["assignee"] == case.assignee:
                 raise field_error("assignee", "the case is already assigned to this worker")
             changes["assignee"] = await self._assignable_worker(case, payload["assignee"])
         elif action == "claim":
-            if not self.in_scope(actor, case["jurisdiction_path"]):
+            if not self.in_scope(actor, case.jurisdiction_path):
                 raise Forbidden("this case is outside your jurisdiction")
             changes["assignee"] = actor.username
         elif action == "contact":
-            if case["responded_at"] is None:
+            if case.responded_at is None:
                 changes["responded_at"] = now
                 fields["first_contact"] = True
         elif action == "escalate":
@@ -495,7 +486,7 @@ class CaseService:
         elif action == "rate":
             changes.update(filer_resolved=payload["resolved"], satisfaction=payload["satisfaction"])
         elif action == "transfer":
-            if payload["jurisdiction_code"] == case["jurisdiction_code"]:
+            if payload["jurisdiction_code"] == case.jurisdiction_code:
                 raise field_error("jurisdiction_code", "the case is already in this jurisdiction")
             jurisdiction = await require_jurisdiction(payload["jurisdiction_code"])
             changes.update(
@@ -503,18 +494,14 @@ class CaseService:
                 jurisdiction_path=jurisdiction["path"],
                 assignee=None,
             )
-            fields["from_jurisdiction"] = case["jurisdiction_code"]
+            fields["from_jurisdiction"] = case.jurisdiction_code
         elif action == "merge":
-            target = (
-                await Case.select(Case.id, Case.state, Case.jurisdiction_path)
-                .where(Case.id == payload["into"])
-                .first()
-            )
-            if target is None or target["id"] == case["id"] or not self.can_see(actor, target):
+            target = await queries.case_by_id(payload["into"])
+            if target is None or target.id == case.id or not self.can_see(actor, target):
                 raise field_error("into", "no other case with this id that you can see")
-            if not self.states.is_open(target["state"]):
+            if not self.states.is_open(target.state):
                 raise field_error("into", "cannot merge into a closed case")
-            changes["merged_into"] = target["id"]
+            changes["merged_into"] = target.id
         elif action == "return_order":
             changes["assignee"] = None
             fields.update(await count_return(case, now))
@@ -528,21 +515,21 @@ class CaseService:
 
     @staticmethod
     def messages(
-        action: str, case: dict[str, Any], now: datetime
+        action: str, case: CaseRecord, now: datetime
     ) -> list[tuple[str, str | None, dict[str, Any]]]:
         """(topic, recipient, payload) for the people a change concerns; no phone or name in any."""
-        filer = case["filer"] or f"case:{case['id']}:filer"
-        base = {"case_id": case["id"], "tracking_no": case["tracking_no"], "state": case["state"]}
+        filer = case.filer or f"case:{case.id}:filer"
+        base = {"case_id": case.id, "tracking_no": case.tracking_no, "state": case.state}
         messages: list[tuple[str, str | None, dict[str, Any]]] = []
         if action == "accept":
             messages.append(("case.accepted", filer, base))
-        if action in ("dispatch", "claim", "reassign") and case["assignee"]:
-            messages.append(("case.assigned", case["assignee"], base))
-            messages.append(("case.handler", filer, {**base, "assignee": case["assignee"]}))
+        if action in ("dispatch", "claim", "reassign") and case.assignee:
+            messages.append(("case.assigned", case.assignee, base))
+            messages.append(("case.handler", filer, {**base, "assignee": case.assignee}))
         if action == "approve":
-            messages.append(("case.feedback_requested", filer, {**base, "outcome": case["outcome"]}))
-        if not STATES.is_open(case["state"]) and case["closed_at"] == now:  # closed by this change
-            messages.append(("case.closed", filer, {**base, "outcome": case["outcome"]}))
+            messages.append(("case.feedback_requested", filer, {**base, "outcome": case.outcome}))
+        if not STATES.is_open(case.state) and case.closed_at == now:  # closed by this change
+            messages.append(("case.closed", filer, {**base, "outcome": case.outcome}))
         return messages
 
 

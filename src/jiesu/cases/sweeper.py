@@ -20,6 +20,7 @@ from typing import Any
 from jiesu import db
 from jiesu.accounts.tables import User
 from jiesu.background import JobReport
+from jiesu.case_record import CaseRecord
 from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
 from jiesu.clock import Clock
@@ -72,7 +73,7 @@ class Sweeper:
                 timers = await claim_due(now, self.batch)
                 if timers:
                     rows = await Case.select().where(Case.id.is_in([t["case_id"] for t in timers]))
-                    by_id = {row["id"]: row for row in rows}
+                    by_id = {row["id"]: CaseRecord.from_row(row) for row in rows}
                     batch = Batch()
                     for timer in timers:
                         await self._handle(timer, by_id[timer["case_id"]], now, report, recipients, batch)
@@ -84,7 +85,7 @@ class Sweeper:
     async def _handle(
         self,
         timer: dict[str, Any],
-        case: dict[str, Any],
+        case: CaseRecord,
         now: datetime,
         report: SweepReport,
         recipients: dict[tuple[str, str | None], list[str]],
@@ -124,63 +125,61 @@ class Sweeper:
         except JiesuError:
             # The case cannot take the action now; look again in a minute rather than spin in this pass.
             report.conflicts += 1
-            log.warning("sweeper: case %s could not be handled; retrying later", case["id"])
+            log.warning("sweeper: case %s could not be handled; retrying later", case.id)
             await retry_at(timer["timer_id"], now + RETRY_AFTER)
             return
         batch.timers.append((timer["timer_id"], stage, next_at, escalations, reminded_at, overdue_at))
 
     async def _remind(
         self,
-        case: dict[str, Any],
+        case: CaseRecord,
         clock: str,
         due: datetime,
         now: datetime,
         recipients: dict[tuple[str, str | None], list[str]],
         batch: Batch,
     ) -> None:
-        payload = {"case_id": case["id"], "tracking_no": case["tracking_no"], "clock": clock, "due_at": due}
+        payload = {"case_id": case.id, "tracking_no": case.tracking_no, "clock": clock, "due_at": due}
         if clock == "feedback":
-            people = [case["filer"] or f"case:{case['id']}:filer"]
-        elif case["assignee"]:
-            people = [case["assignee"]]
+            people = [case.filer or f"case:{case.id}:filer"]
+        elif case.assignee:
+            people = [case.assignee]
         else:
-            target = escalation_target({**case, "escalation_level": None})
+            target = escalation_target(case.replace(escalation_level=None))
             people = await self._staff(target, recipients) if target else []
         for person in people:
             batch.outbox.append(
-                outbox_row(
-                    topic="case.reminder", case_id=case["id"], recipient=person, payload=payload, at=now
-                )
+                outbox_row(topic="case.reminder", case_id=case.id, recipient=person, payload=payload, at=now)
             )
 
     async def _escalate(
         self,
-        case: dict[str, Any],
+        case: CaseRecord,
         clock: str,
         due: datetime,
         target: tuple[str, str | None],
         now: datetime,
         recipients: dict[tuple[str, str | None], list[str]],
         batch: Batch,
-    ) -> dict[str, Any]:
+    ) -> CaseRecord:
         level, unit = target
         extra = {"overdue_since": due, "unit": unit}
         updated = await self.cases.system_action(
             case, "sla_escalate", {"level": level, "clock": clock}, now, extra
         )
         payload = {
-            "case_id": case["id"],
-            "tracking_no": case["tracking_no"],
+            "case_id": case.id,
+            "tracking_no": case.tracking_no,
             "clock": clock,
             "due_at": due,
             "level": level,
             "unit": unit,
         }
         people = [("case.escalated", person) for person in await self._staff(target, recipients)]
-        if case["assignee"]:
-            people.append(("case.overdue", case["assignee"]))
+        if case.assignee:
+            people.append(("case.overdue", case.assignee))
         batch.outbox.extend(
-            outbox_row(topic=topic, case_id=case["id"], recipient=person, payload=payload, at=now)
+            outbox_row(topic=topic, case_id=case.id, recipient=person, payload=payload, at=now)
             for topic, person in people
         )
         return updated

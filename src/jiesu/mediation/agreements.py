@@ -118,7 +118,7 @@ class Agreements(Room):
                 raise self.conflict(viewer, FROZEN_ALREADY)
             _check_terms(data, {p["id"] for p in parties})
             content = {
-                "case": {"id": case_id, "tracking_no": viewer.case["tracking_no"]},
+                "case": {"id": case_id, "tracking_no": viewer.case.tracking_no},
                 "parties": [
                     {"id": p["id"], "side": p["side"], "name": p["name"], "relationship": p["relationship"]}
                     for p in parties
@@ -182,7 +182,9 @@ class Agreements(Room):
         await Agreement.update({Agreement.status: "frozen", Agreement.frozen_at: now}).where(
             Agreement.id == agreement["id"]
         )
-        await Mediation.update({Mediation.status: "agreement"}).where(Mediation.case_id == viewer.case["id"])
+        await Mediation.update({Mediation.status: "agreement"}).where(
+            Mediation.case_id == viewer.case.inserted_id
+        )
         fields["frozen"] = True
         fields["confirmation_due"] = now + self.clocks.judicial_confirmation
         await self.event(viewer, FREEZE_ACTION, fields, now)
@@ -192,7 +194,7 @@ class Agreements(Room):
         self, viewer: Viewer, agreement: dict[str, Any], confirmation_due: datetime, now: datetime
     ) -> None:
         """The agreement is in force: the parties learn the deadline to apply for judicial confirmation."""
-        case_id = viewer.case["id"]
+        case_id = viewer.case.inserted_id
         usernames = {p["id"]: p["username"] for p in await parties_of(case_id)}
         payload = {"case_id": case_id, "agreement_id": agreement["id"], "confirmation_due": confirmation_due}
         for party in agreement["content"]["parties"]:

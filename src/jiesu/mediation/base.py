@@ -19,6 +19,8 @@ from typing import Any
 
 from jiesu.accounts.security import Principal
 from jiesu.audit.chain import append_event
+from jiesu.case_record import CaseRecord
+from jiesu.cases.queries import case_by_id
 from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
 from jiesu.db import write_transaction
@@ -41,7 +43,7 @@ class Viewer:
     """Who is asking, and in which capacity: a manager of the mediation, or a party reading it."""
 
     actor: Principal
-    case: dict[str, Any]
+    case: CaseRecord
     manager: bool
     full_contacts: bool
     party_ids: set[int] = field(default_factory=set)
@@ -89,7 +91,7 @@ class Room:
     async def viewer(self, actor: Principal, case_id: int, *, lock: bool = False) -> Viewer:
         if lock:
             await Case.update({Case.version: Case.version}).where(Case.id == case_id)
-        case = await Case.select().where(Case.id == case_id).first()
+        case = await case_by_id(case_id)
         if case is None:
             raise not_found(f"no case {case_id}")
         relations = self.cases.relations(actor, case)
@@ -133,26 +135,26 @@ class Room:
         return tuple(self.cases.workflow.spec.states)
 
     def require_state(self, viewer: Viewer, states: tuple[str, ...]) -> None:
-        state = viewer.case["state"]
+        state = viewer.case.state
         if state not in states:
             raise self.conflict(viewer, f"not possible while the case is in state {state}")
 
     def conflict(self, viewer: Viewer, detail: str) -> CaseConflict:
         return self.refusal(viewer.actor, viewer.case, detail)
 
-    def refusal(self, actor: Principal, case: dict[str, Any], detail: str) -> CaseConflict:
+    def refusal(self, actor: Principal, case: CaseRecord, detail: str) -> CaseConflict:
         """409 with the case's state, version and the actions the caller may take now."""
         return CaseConflict(
             detail,
-            state=case["state"],
-            version=case["version"],
+            state=case.state,
+            version=case.version,
             allowed_actions=self.cases.allowed_actions(actor, case),
         )
 
     async def event(self, viewer: Viewer, action: str, fields: dict[str, Any], now: datetime) -> None:
-        state = viewer.case["state"]
+        state = viewer.case.state
         await append_event(
-            case_id=viewer.case["id"],
+            case_id=viewer.case.inserted_id,
             actor=viewer.actor.username,
             actor_role=viewer.actor.role,
             action=action,

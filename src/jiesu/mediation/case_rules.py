@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from jiesu.accounts.security import Principal
+from jiesu.case_record import CaseRecord
 from jiesu.cases.effects import Decide, unconditionally
 from jiesu.errors import field_error
 from jiesu.mediation.agreements import fully_performed
@@ -25,13 +26,13 @@ async def _frozen_agreement(case_id: int) -> dict[str, Any] | None:
 
 class CaseRules(Room):
     async def case_effects(
-        self, actor: Principal, case: dict[str, Any], action: str, payload: dict[str, Any], now: datetime
+        self, actor: Principal, case: CaseRecord, action: str, payload: dict[str, Any], now: datetime
     ) -> Decide:
         """Checks and column changes that a case action needs because of the mediation records (an
         effect hook: ``jiesu.cases.effects``)."""
         if action in ("dispatch", "reassign"):
             # A case being filed (no id yet) has no mediation records.
-            recused = await recused_usernames(case["id"]) if case["id"] is not None else set()
+            recused = await recused_usernames(case.id) if case.id is not None else set()
 
             def refuse_recused(final: dict[str, Any]) -> dict[str, Any]:
                 if final["assignee"] in recused:
@@ -41,15 +42,15 @@ class CaseRules(Room):
             return refuse_recused
         if action == "resolve":
             await _check_outcome(case, payload)
-        referred_after = action == "refer" and case["state"] != STATES.mediation
+        referred_after = action == "refer" and case.state != STATES.mediation
         after_agreement = action == "reopen_mediation" or referred_after
-        if after_agreement and await _frozen_agreement(case["id"]) is None:
+        if after_agreement and await _frozen_agreement(case.inserted_id) is None:
             raise self.refusal(actor, case, "needs a signed agreement that was not performed")
         if action == "record_performance":
-            agreement = await _frozen_agreement(case["id"])
+            agreement = await _frozen_agreement(case.inserted_id)
             if (
                 agreement is None
-                or case["outcome"] != "agreement_pending"
+                or case.outcome != "agreement_pending"
                 or not await fully_performed(agreement)
             ):
                 raise self.refusal(actor, case, "needs outcome agreement_pending and every term performed")
@@ -65,7 +66,7 @@ class CaseRules(Room):
                 }
             )
         if action == "reopen_mediation":
-            await self._reopen(case["id"], now)
+            await self._reopen(case.inserted_id, now)
             reopened = {"outcome": None, "resolved_at": None, "feedback_due": None, "closed_at": None}
             return unconditionally(reopened)
         return unconditionally({})
@@ -87,9 +88,9 @@ class CaseRules(Room):
             ).where(Mediation.id == mediation["id"])
 
 
-async def _check_outcome(case: dict[str, Any], payload: dict[str, Any]) -> None:
+async def _check_outcome(case: CaseRecord, payload: dict[str, Any]) -> None:
     outcome = payload["outcome"]
-    if outcome in AGREEMENT_OUTCOMES and await _frozen_agreement(case["id"]) is None:
+    if outcome in AGREEMENT_OUTCOMES and await _frozen_agreement(case.inserted_id) is None:
         raise field_error("outcome", "needs a mediation agreement signed by every party")
     if outcome == "failed_referred" and not payload.get("referred_to"):
         raise field_error("referred_to", "say where the case is referred")

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from jiesu.accounts.security import Principal
+from jiesu.cases.queries import records
 from jiesu.cases.tables import Case
 from jiesu.errors import field_error, forbidden
 from jiesu.mediation import schemas as s
@@ -89,19 +90,21 @@ class FollowUp(Room):
         elif data.follow_up == "refer":
             body = {"to": data.refer_to, "reason": data.note, "outcome": "failed_referred"}
             await self._case_action(viewer, "refer", body)
-        elif viewer.case["outcome"] == "agreement_pending" and await fully_performed(agreement):
+        elif viewer.case.outcome == "agreement_pending" and await fully_performed(agreement):
             await self._case_action(viewer, "record_performance", {"note": data.note})
 
     async def _frozen(self, viewer: Viewer) -> dict[str, Any]:
-        agreement = await current_agreement(viewer.case["id"])
+        agreement = await current_agreement(viewer.case.inserted_id)
         if agreement is None or agreement["status"] != "frozen":
             raise self.conflict(viewer, "there is no signed (frozen) agreement in force")
         return agreement
 
     async def _case_action(self, viewer: Viewer, action: str, body: dict[str, Any]) -> None:
-        fresh = await Case.select(Case.version).where(Case.id == viewer.case["id"]).first()
+        fresh = await Case.select(Case.version).where(Case.id == viewer.case.inserted_id).first()
         assert fresh is not None
-        await self.cases.act(viewer.actor, viewer.case["id"], action, {**body, "version": fresh["version"]})
+        await self.cases.act(
+            viewer.actor, viewer.case.inserted_id, action, {**body, "version": fresh["version"]}
+        )
 
     async def follow_ups(self, actor: Principal) -> list[s.FollowUp]:
         """Frozen agreements in the caller's care whose confirmation window or performance dates run."""
@@ -116,17 +119,17 @@ class FollowUp(Room):
             query = query.where(Case.assignee == actor.username)
         else:
             query = query.where(self.cases.visibility_clause(actor))
-        rows = await query.order_by(Case.id)
-        briefs = await Overview(self.cases, self.clocks).briefs(rows)
+        cases = records(await query.order_by(Case.id))
+        briefs = await Overview(self.cases, self.clocks).briefs(cases)
         items = [
             s.FollowUp(
-                case_id=row["id"],
-                tracking_no=row["tracking_no"],
-                case_state=row["state"],
-                brief=briefs[row["id"]],
+                case_id=case.inserted_id,
+                tracking_no=case.tracking_no,
+                case_state=case.state,
+                brief=briefs[case.inserted_id],
             )
-            for row in rows
-            if row["id"] in briefs
+            for case in cases
+            if case.inserted_id in briefs
         ]
         far = date.max
         return sorted(

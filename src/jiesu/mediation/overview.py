@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from jiesu.accounts.security import Principal
+from jiesu.case_record import CaseRecord
 from jiesu.cases.schemas import MediationBrief
 from jiesu.errors import not_found
 from jiesu.mediation import schemas as s
@@ -24,7 +25,7 @@ def _clock(viewer: Viewer, mediation: dict[str, Any], now: datetime) -> s.Mediat
         started_at=mediation["started_at"],
         due=mediation["clock_due"],
         days_left=days_left(mediation["clock_due"], now),
-        overdue=mediation["clock_due"] < now and viewer.case["state"] == STATES.mediation,
+        overdue=mediation["clock_due"] < now and viewer.case.state == STATES.mediation,
         extension_count=mediation["extension_count"],
         may_extend=mediation["extension_count"] == 0,
     )
@@ -47,9 +48,9 @@ class Overview(Room):
         brief = self.brief(viewer.case, mediation, sessions, agreement, checks, recused, now)
         return s.MediationSummary(
             case_id=case_id,
-            case_state=viewer.case["state"],
+            case_state=viewer.case.state,
             status=mediation["status"] if mediation else "not_started",
-            may_start=mediation is None and not blocked and viewer.case["state"] == STATES.mediation,
+            may_start=mediation is None and not blocked and viewer.case.state == STATES.mediation,
             blocking=blocked,
             needs_reassignment=brief.needs_reassignment,
             clock=_clock(viewer, mediation, now) if mediation is not None else None,
@@ -76,7 +77,7 @@ class Overview(Room):
         """Every session for a manager; a party sees those they attend and public ones."""
         sessions = (
             await MediationSession.select()
-            .where(MediationSession.case_id == viewer.case["id"])
+            .where(MediationSession.case_id == viewer.case.inserted_id)
             .order_by(MediationSession.scheduled_at)
         )
         if viewer.manager:
@@ -89,7 +90,7 @@ class Overview(Room):
 
     def brief(
         self,
-        case: dict[str, Any],
+        case: CaseRecord,
         mediation: dict[str, Any] | None,
         sessions: list[dict[str, Any]],
         agreement: dict[str, Any] | None,
@@ -104,20 +105,18 @@ class Overview(Room):
         return MediationBrief(
             status=mediation["status"] if mediation else "not_started",
             clock_due=mediation["clock_due"] if mediation else None,
-            clock_overdue=bool(
-                mediation and mediation["clock_due"] < now and case["state"] == STATES.mediation
-            ),
+            clock_overdue=bool(mediation and mediation["clock_due"] < now and case.state == STATES.mediation),
             next_session_at=min(upcoming) if upcoming else None,
             agreement_status=agreement["status"] if agreement else None,
             confirmation_due=window.due if window else None,
             confirmation_days_left=window.days_left if window else None,
             next_check_on=next_check(agreement, checks) if agreement else None,
-            needs_reassignment=case["assignee"] is not None and case["assignee"] in recused,
+            needs_reassignment=case.assignee is not None and case.assignee in recused,
         )
 
-    async def briefs(self, cases: list[dict[str, Any]]) -> dict[int, MediationBrief]:
+    async def briefs(self, cases: list[CaseRecord]) -> dict[int, MediationBrief]:
         """Briefs for a page of cases, in a fixed number of queries (for the worker's queue)."""
-        ids = [case["id"] for case in cases]
+        ids = [case.inserted_id for case in cases]
         if not ids:
             return {}
         now = self.now()
@@ -141,7 +140,7 @@ class Overview(Room):
             recused.setdefault(row["case_id"], set()).add(row["username"])
         result = {}
         for case in cases:
-            case_id = case["id"]
+            case_id = case.inserted_id
             if case_id not in mediations and case_id not in agreements and case_id not in recused:
                 continue
             agreement = agreements.get(case_id)

@@ -104,7 +104,7 @@ class Panel(Room):
             objection = data.model_dump(include={"party_id", "mediator_id", "reason"})
             row = Recusal(case_id=case_id, username=username, recorded_by=actor.username, at=now, **objection)
             await Recusal.insert(row)
-            reassign = username is not None and username == viewer.case["assignee"]
+            reassign = username is not None and username == viewer.case.assignee
             await self.event(
                 viewer,
                 "mediator_recusal",
@@ -122,7 +122,7 @@ class Panel(Room):
                     topic="mediation.reassignment_needed",
                     case_id=case_id,
                     recipient=None,  # the dispatchers of the case's jurisdiction
-                    payload={"case_id": case_id, "tracking_no": viewer.case["tracking_no"]},
+                    payload={"case_id": case_id, "tracking_no": viewer.case.tracking_no},
                     at=now,
                 )
             return row.to_dict()
@@ -130,7 +130,7 @@ class Panel(Room):
     @staticmethod
     async def _leave_panel(viewer: Viewer, data: s.RecusalCreate) -> str | None:
         """Mark the objected-to mediator recused; their username (None for a helper without one)."""
-        panel = Mediator.case_id == viewer.case["id"]
+        panel = Mediator.case_id == viewer.case.inserted_id
         username = data.username
         if data.mediator_id is not None:
             row = await Mediator.select().where(panel & (Mediator.id == data.mediator_id)).first()
@@ -142,7 +142,7 @@ class Panel(Room):
             on_panel = await Mediator.exists().where(
                 panel & (Mediator.username == username) & (Mediator.status == "active")
             )
-            if username != viewer.case["assignee"] and not on_panel:
+            if username != viewer.case.assignee and not on_panel:
                 raise field_error("username", "not a mediator of this case")
             target = Mediator.username == username
         await Mediator.update({Mediator.status: "recused"}).where(panel & target)

@@ -29,7 +29,7 @@ def blocking(parties: list[dict[str, Any]]) -> list[str]:
 
 async def require_consent(room: Room, viewer: Viewer) -> list[dict[str, Any]]:
     """The case's parties, or a 409 while any applicant or respondent has not consented."""
-    parties = await parties_of(viewer.case["id"])
+    parties = await parties_of(viewer.case.inserted_id)
     problems = blocking(parties)
     if problems:
         raise room.conflict(viewer, "mediation needs the consent of every party: " + "; ".join(problems))

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from jiesu.case_record import CaseRecord
 from jiesu.mediation.tables import MediationParty, MediationSession, Mediator, Recusal
 from jiesu.privacy import ERASED, DataSubject
 
 
-async def erase_mediation(case: dict[str, Any]) -> None:
-    case_id = case["id"]
+async def erase_mediation(case: CaseRecord) -> None:
+    case_id = case.id
     await MediationParty.update(
         {
             MediationParty.name: ERASED,

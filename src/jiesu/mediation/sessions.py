@@ -22,10 +22,10 @@ REMINDER_TOPIC = "mediation.session_reminder"
 
 async def require_active(room: Room, viewer: Viewer) -> dict[str, Any]:
     """The running mediation, with a mediator not recused."""
-    mediation = await mediation_of(viewer.case["id"])
+    mediation = await mediation_of(viewer.case.inserted_id)
     if mediation is None:
         raise room.conflict(viewer, "mediation has not started")
-    if viewer.case["assignee"] in await recused_usernames(viewer.case["id"]):
+    if viewer.case.assignee in await recused_usernames(viewer.case.inserted_id):
         raise room.conflict(viewer, "a party objected to the assigned mediator: reassign the case first")
     return mediation
 
@@ -57,7 +57,7 @@ class Sessions(Room):
         async with self.managing(actor, case_id, IN_MEDIATION) as viewer:
             if await mediation_of(case_id) is not None:
                 raise self.conflict(viewer, "mediation has started already")
-            if viewer.case["assignee"] is None:
+            if viewer.case.assignee is None:
                 raise self.conflict(viewer, "the case has no assigned mediator")
             await require_consent(self, viewer)
             due = now + self.clocks.clock
@@ -217,7 +217,7 @@ class Sessions(Room):
 
     async def _remind(self, viewer: Viewer, session: dict[str, Any], topic: str, now: datetime) -> None:
         """Tell every attendee now, and queue a reminder before the session (cancelled on postponement)."""
-        case_id = viewer.case["id"]
+        case_id = viewer.case.inserted_id
         payload = {"case_id": case_id, "session_id": session["id"], "scheduled_at": session["scheduled_at"]}
         remind_at = max(now, session["scheduled_at"] - self.clocks.session_reminder)
         for recipient in await _attendees(viewer, session):
@@ -253,15 +253,15 @@ async def _check_attendees(case_id: int, data: s.SessionCreate) -> None:
 
 async def _attendees(viewer: Viewer, session: dict[str, Any]) -> list[str]:
     """Who hears of a session, each once: its parties and mediators, and the case's assignee."""
-    case_id = viewer.case["id"]
+    case_id = viewer.case.inserted_id
     party_ids = json.loads(session["attendee_party_ids"])
     parties = {p["id"]: p for p in await parties_of(case_id)}
     mediator_ids = json.loads(session["attendee_mediator_ids"])
     mediators = await Mediator.select(Mediator.username).where(Mediator.id.is_in(mediator_ids or [0]))
     recipients = [parties[pid]["username"] or f"case:{case_id}:party:{pid}" for pid in party_ids]
     recipients += [m["username"] for m in mediators if m["username"]]
-    if viewer.case["assignee"]:
-        recipients.append(viewer.case["assignee"])
+    if viewer.case.assignee:
+        recipients.append(viewer.case.assignee)
     return list(dict.fromkeys(recipients))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jiesu.case_record import CaseRecord
 from jiesu.notify.tables import OutboxMessage
 from jiesu.privacy import DataSubject
 
@@ -26,10 +27,10 @@ async def export_notifications(subject: DataSubject) -> list[dict[str, Any]]:
     return [{**m, "payload": json.loads(m["payload"])} for m in messages]
 
 
-async def forget_case_filer(case: dict[str, Any]) -> None:
-    if case["filer"]:
+async def forget_case_filer(case: CaseRecord) -> None:
+    if case.filer:
         await OutboxMessage.update({OutboxMessage.recipient: None}).where(
-            (OutboxMessage.case_id == case["id"]) & (OutboxMessage.recipient == case["filer"])
+            (OutboxMessage.case_id == case.id) & (OutboxMessage.recipient == case.filer)
         )
 
 

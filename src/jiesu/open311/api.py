@@ -218,10 +218,10 @@ class Open311Controller(Controller):
         data = await self._case_from_form(form, request.app.state.catalogue)
         filed = await cases.file_case(None, data, channel="open311")
         case = filed.case
-        log.info("open311.filed", key_id=check.key_id, case_id=case["id"], service_code=case["category"])
-        due = case["response_due"]
-        notice = f"received as {case['tracking_no']}; a first contact is due by {due:%Y-%m-%d %H:%M} UTC"
-        body = [{"service_request_id": case["tracking_no"], "service_notice": notice, "account_id": None}]
+        log.info("open311.filed", key_id=check.key_id, case_id=case.id, service_code=case.category)
+        due = case.response_due
+        notice = f"received as {case.tracking_no}; a first contact is due by {due:%Y-%m-%d %H:%M} UTC"
+        body = [{"service_request_id": case.tracking_no, "service_notice": notice, "account_id": None}]
         return respond(fmt, "service_requests", body, status_code=HTTP_201_CREATED)
 
     async def _case_from_form(self, form: FormMultiDict, catalogue: Catalogue) -> CaseCreate:

@@ -99,7 +99,7 @@ async def case_families(states: Iterable[str], now: datetime) -> list[Metric]:
     for row in rows:
         key = (
             handling_level(row["jurisdiction_path"], row["escalation_level"]),
-            running_clock(row) or "",
+            running_clock(row["state"], row["responded_at"]) or "",
         )
         tally[key] = tally.get(key, 0) + 1
     for (level, clock), count in sorted(tally.items()):

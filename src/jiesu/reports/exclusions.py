@@ -55,14 +55,14 @@ async def _exclude(
             actor=actor.username,
             actor_role=actor.role,
             action=EXCLUDE_ACTION,
-            from_state=case["state"],
-            to_state=case["state"],
+            from_state=case.state,
+            to_state=case.state,
             fields={"reason": reason, "kind": "unreasonable_demand"},
             at=now,
         )
     return {
         "case_id": case_id,
-        "tracking_no": case["tracking_no"],
+        "tracking_no": case.tracking_no,
         "reason": reason,
         "excluded_by": actor.username,
         "excluded_at": now,

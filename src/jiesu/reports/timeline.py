@@ -8,6 +8,7 @@ from typing import Any
 
 from jiesu.audit.tables import CaseEvent
 from jiesu.audit.texts import reveal_events
+from jiesu.case_record import CaseRecord
 from jiesu.reports.sql import as_datetime
 from jiesu.workflow import STATES
 from jiesu.workflow.spec import ClocksSpec
@@ -46,7 +47,7 @@ def _clock(
     }
 
 
-async def case_timeline(case: dict[str, Any], clocks: ClocksSpec, now: datetime) -> dict[str, Any]:
+async def case_timeline(case: CaseRecord, clocks: ClocksSpec, now: datetime) -> dict[str, Any]:
     events = (
         await CaseEvent.select(
             CaseEvent.seq,
@@ -57,28 +58,28 @@ async def case_timeline(case: dict[str, Any], clocks: ClocksSpec, now: datetime)
             CaseEvent.fields,
             CaseEvent.created_at,
         )
-        .where(CaseEvent.case_id == case["id"])
+        .where(CaseEvent.case_id == case.id)
         .order_by(CaseEvent.seq)
     )
     events = await reveal_events(events)  # personal text is kept beside the append-only log
-    closed = case["closed_at"]
+    closed = case.closed_at
     extensions, requests = _extensions(events)
-    original_due = extensions[0]["previous_due"] if extensions else case["resolution_due"]
+    original_due = extensions[0]["previous_due"] if extensions else case.resolution_due
     return {
-        "case_id": case["id"],
-        "tracking_no": case["tracking_no"],
-        "state": case["state"],
-        "received_at": case["received_at"],
+        "case_id": case.id,
+        "tracking_no": case.tracking_no,
+        "state": case.state,
+        "received_at": case.received_at,
         "closed_at": closed,
-        "reopen_count": case["reopen_count"],
+        "reopen_count": case.reopen_count,
         "clocks": [
-            _clock("response", case["received_at"], case["response_due"], case["responded_at"], closed, now),
+            _clock("response", case.received_at, case.response_due, case.responded_at, closed, now),
             _clock(
                 "resolution",
-                case["received_at"],
-                case["resolution_due"],
-                case["resolved_at"],
-                closed if case["resolved_at"] is None else None,
+                case.received_at,
+                case.resolution_due,
+                case.resolved_at,
+                closed if case.resolved_at is None else None,
                 now,
                 original_due_at=original_due,
                 extensions=extensions,
@@ -148,7 +149,7 @@ def _leaves(event: dict[str, Any], state: str) -> bool:
 
 
 def _feedback_clock(
-    events: list[dict[str, Any]], case: dict[str, Any], clocks: ClocksSpec, now: datetime
+    events: list[dict[str, Any]], case: CaseRecord, clocks: ClocksSpec, now: datetime
 ) -> dict[str, Any]:
     """The latest feedback round: from the approval to the rating (or the automatic close)."""
     rounds = [i for i, e in enumerate(events) if _enters(e, STATES.feedback)]

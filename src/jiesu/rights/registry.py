@@ -13,12 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from jiesu.case_record import CaseRecord
 from jiesu.privacy import DataSubject
 
 # The domain's part of the export of a person.
 Export = Callable[[DataSubject], Awaitable[Any]]
 # Erase what the domain keeps about one case; given the case row as it was before its erasure.
-EraseCase = Callable[[dict[str, Any]], Awaitable[None]]
+EraseCase = Callable[[CaseRecord], Awaitable[None]]
 # A deleted account (username) is known from now on by a pseudonym, or not at all.
 ForgetAccount = Callable[[str, str], Awaitable[None]]
 

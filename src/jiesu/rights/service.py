@@ -20,6 +20,7 @@ from jiesu.accounts.security import Principal
 from jiesu.audit.chain import append_event
 from jiesu.audit.seals import ERASURE_ACTION
 from jiesu.background import Lifespan
+from jiesu.case_record import CaseRecord
 from jiesu.cases import rights as cases
 from jiesu.clock import Clock
 from jiesu.db import write_transaction
@@ -60,7 +61,7 @@ class RightsService:
 
     # ---- erasure ------------------------------------------------------------------------------
 
-    async def _anonymise(self, case: dict[str, Any], cause: str) -> bool:
+    async def _anonymise(self, case: CaseRecord, cause: str) -> bool:
         """Erase one case's personal data and its link to the filer's account.
 
         Runs inside the caller's write transaction.
@@ -72,17 +73,17 @@ class RightsService:
             if hooks.erase_case is not None:
                 await hooks.erase_case(case)
         await append_event(
-            case_id=case["id"],
+            case_id=case.inserted_id,
             actor="system",
             actor_role="system",
             action=ERASURE_ACTION,
-            from_state=case["state"],
-            to_state=case["state"],
+            from_state=case.state,
+            to_state=case.state,
             fields={"cause": cause},
             at=now,
         )
-        if not await Erasure.exists().where(Erasure.case_id == case["id"]):
-            await Erasure.insert(Erasure(case_id=case["id"], erased_at=now, cause=cause))
+        if not await Erasure.exists().where(Erasure.case_id == case.id):
+            await Erasure.insert(Erasure(case_id=case.inserted_id, erased_at=now, cause=cause))
         return True
 
     async def delete_account(self, actor: Principal) -> dict[str, Any]:
@@ -121,7 +122,7 @@ class RightsService:
             case = await cases.filed_case(case_id)
             if case is None:
                 raise NotFound(f"no case {case_id}")
-            if case["state"] != "closed":
+            if case.state != "closed":
                 raise Conflict(
                     f"case {case_id} is still open: withdraw it or wait until it is closed",
                 )

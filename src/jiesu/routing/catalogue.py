@@ -30,7 +30,7 @@ class Catalogue(BaseModel):
 
     categories: list[Category] = Field(min_length=1)
 
-    def get(self, code: str) -> Category | None:
+    def get(self, code: str | None) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
 
 

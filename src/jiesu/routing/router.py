@@ -19,6 +19,7 @@ from typing import Any
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.audit.chain import append_event
 from jiesu.batch_writer import Query, Rows, Statements, name, placeholders, run_statements, table_name
+from jiesu.case_record import CaseRecord
 from jiesu.errors import Conflict, field_error
 from jiesu.routing.catalogue import Catalogue
 from jiesu.routing.geo import contains
@@ -224,7 +225,7 @@ class Router:
         rows = [self._jurisdictions[code] for code in path_codes(path) if code in self._jurisdictions]
         return {row["level"]: row for row in rows}
 
-    def match(self, rules: RuleSet, category: str, case_path: str) -> Rule | None:
+    def match(self, rules: RuleSet, category: str | None, case_path: str) -> Rule | None:
         best: tuple[int, int, int] | None = None
         chosen = None
         for order, rule in enumerate(rules.rules):
@@ -244,11 +245,11 @@ class Router:
                 best, chosen = score, rule
         return chosen
 
-    def place(self, rules: RuleSet, case: dict[str, Any]) -> Placement:
-        chain = self.chain(case["jurisdiction_path"])
-        category = self.catalogue.get(case["category"])
+    def place(self, rules: RuleSet, case: CaseRecord) -> Placement:
+        chain = self.chain(case.jurisdiction_path)
+        category = self.catalogue.get(case.category)
         category_skills = tuple(category.skills) if category else ()
-        rule = self.match(rules, case["category"], case["jurisdiction_path"] or "")
+        rule = self.match(rules, case.category, case.jurisdiction_path or "")
         if rule is not None and rule.level in chain:
             skills = tuple(rule.skills) if rule.skills is not None else category_skills
             return Placement(rule, rule.level, chain[rule.level], skills, False, "rule")
@@ -272,7 +273,7 @@ class Router:
         return homes
 
     @staticmethod
-    def qualifies(worker_skills: list[str], category: str, skills: tuple[str, ...]) -> bool:
+    def qualifies(worker_skills: list[str], category: str | None, skills: tuple[str, ...]) -> bool:
         """A worker qualifies with every skill the rule needs, or with the category itself."""
         return category in worker_skills or (bool(skills) and set(skills) <= set(worker_skills))
 
@@ -318,18 +319,18 @@ class Router:
 
     def choose_worker(
         self,
-        case: dict[str, Any],
+        case: CaseRecord,
         placement: Placement,
         workers: Iterable[dict[str, Any]],
         loads: dict[str, list[int]],
     ) -> str | None:
         """The skilled worker on duty in the unit with the fewest open cases weighted by priority."""
-        homes = self.homes(placement, case["jurisdiction_path"])
+        homes = self.homes(placement, case.jurisdiction_path)
         skilled = [
             w
             for w in workers
             if w["jurisdiction_code"] in homes
-            and self.qualifies(json.loads(w["categories"] or "[]"), case["category"], placement.skills)
+            and self.qualifies(json.loads(w["categories"] or "[]"), case.category, placement.skills)
         ]
         free = [w for w in skilled if loads.get(w["username"], [0, 0])[1] < w["capacity"]]
         if not free:
@@ -373,14 +374,14 @@ def decision_row(
     }
 
 
-async def count_return(case: dict[str, Any], now: datetime) -> dict[str, Any]:
+async def count_return(case: CaseRecord, now: datetime) -> dict[str, Any]:
     """A returned order is the router's miss (or the dispatcher's), never the worker's."""
-    decision = await RoutingDecision.select().where(RoutingDecision.case_id == case["id"]).first()
+    decision = await RoutingDecision.select().where(RoutingDecision.case_id == case.id).first()
     if decision is None:
         await RoutingDecision.insert(
             RoutingDecision(
-                case_id=case["id"],
-                assignee=case["assignee"],
+                case_id=case.id,
+                assignee=case.assignee,
                 flagged=True,
                 reason="returned",
                 returns=1,
@@ -388,7 +389,7 @@ async def count_return(case: dict[str, Any], now: datetime) -> dict[str, Any]:
                 updated_at=now,
             )
         )
-        return {"counts_against": "dispatcher", "returned_by": case["assignee"]}
+        return {"counts_against": "dispatcher", "returned_by": case.assignee}
     await RoutingDecision.update(
         {
             RoutingDecision.returns: RoutingDecision.returns + 1,
@@ -397,9 +398,9 @@ async def count_return(case: dict[str, Any], now: datetime) -> dict[str, Any]:
             RoutingDecision.updated_at: now,
         }
     ).where(RoutingDecision.id == decision["id"])
-    routed_here = decision["assignee"] is not None and decision["assignee"] == case["assignee"]
+    routed_here = decision["assignee"] is not None and decision["assignee"] == case.assignee
     against = "router" if routed_here else "dispatcher"
-    return {"counts_against": against, "rule": decision["rule_id"], "returned_by": case["assignee"]}
+    return {"counts_against": against, "rule": decision["rule_id"], "returned_by": case.assignee}
 
 
 # What the filing answer and the dispatchers are told of a routing decision.

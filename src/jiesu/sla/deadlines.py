@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from jiesu.case_record import CaseRecord
 from jiesu.sla.calendar import BusinessCalendar
 from jiesu.workflow.spec import ClocksSpec
 
@@ -35,22 +35,22 @@ def feedback_deadline(
     return calendar.add("feedback", now, clocks.feedback)
 
 
-def running_clock(case: dict[str, Any]) -> str | None:
-    """The clock whose deadline is ``current_due``: response, resolution, feedback (None when closed)."""
-    state = case["state"]
+def running_clock(state: str, responded_at: datetime | None) -> str | None:
+    """The clock whose deadline is ``current_due`` in ``state``: response, resolution, feedback (None
+    when closed)."""
     if state == "closed":
         return None
     if state == "feedback":
         return "feedback"
-    if state in ("intake", "triage") or case["responded_at"] is None:
+    if state in ("intake", "triage") or responded_at is None:
         return "response"
     return "resolution"
 
 
-def current_due(case: dict[str, Any]) -> datetime | None:
+def current_due(case: CaseRecord) -> datetime | None:
     """The deadline that matters in the case's state: what the queue sorts by and overdue means."""
-    clock = running_clock(case)
+    clock = running_clock(case.state, case.responded_at)
     if clock is None:
         return None
-    due: datetime | None = case[f"{clock}_due"]
+    due: datetime | None = getattr(case, f"{clock}_due")
     return due

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jiesu.accounts.security import Principal
+from jiesu.case_record import CaseRecord
 from jiesu.errors import field_error
 
 EXTENSION_ACTIONS = ("request_extension", "approve_extension", "deny_extension", "extend")
@@ -22,14 +23,14 @@ NO_REQUEST: dict[str, Any] = {
 }
 
 
-def is_pending(case: dict[str, Any]) -> bool:
-    return case.get("extension_requested_until") is not None
+def is_pending(case: CaseRecord) -> bool:
+    return case.extension_requested_until is not None
 
 
-def refusal(case: dict[str, Any], action: str) -> str | None:
+def refusal(case: CaseRecord, action: str) -> str | None:
     """Why ``action`` cannot be taken on ``case`` now (a conflict), or None when it can."""
     if action in ("request_extension", "extend"):
-        if case["extension_count"] > 0:
+        if case.extension_count > 0:
             return "the resolution deadline was extended once already; it cannot be extended again"
         if is_pending(case):
             return "an extension request is already pending; approve_extension or deny_extension decides it"
@@ -38,16 +39,19 @@ def refusal(case: dict[str, Any], action: str) -> str | None:
     return None
 
 
-def _check_until(until: datetime, case: dict[str, Any], longest: timedelta) -> None:
-    if until <= case["resolution_due"]:
+def _check_until(until: datetime | None, case: CaseRecord, longest: timedelta) -> None:
+    due = case.resolution_due
+    if until is None or due is None:  # a case in mediation has both; the state machine makes sure
+        raise field_error("until", "there is no resolution deadline to extend")
+    if until <= due:
         raise field_error("until", "must be later than the current resolution deadline")
-    if until > case["resolution_due"] + longest:
+    if until > due + longest:
         raise field_error("until", "extends the deadline further than the workflow allows")
 
 
 def effects(
     actor: Principal,
-    case: dict[str, Any],
+    case: CaseRecord,
     action: str,
     payload: dict[str, Any],
     now: datetime,
@@ -61,33 +65,33 @@ def effects(
             "extension_requested_by": actor.username,
             "extension_requested_at": now,
         }
-        return changes, {"current_due": case["resolution_due"]}
+        return changes, {"current_due": case.resolution_due}
     if action == "deny_extension":
-        request = {"until": case["extension_requested_until"], "requested_by": case["extension_requested_by"]}
+        request = {"until": case.extension_requested_until, "requested_by": case.extension_requested_by}
         return dict(NO_REQUEST), request
     if action == "approve_extension":
-        until = case["extension_requested_until"]
+        until = case.extension_requested_until
         _check_until(until, case, longest)
         fields = {
             "until": until,
-            "previous_due": case["resolution_due"],
-            "requested_by": case["extension_requested_by"],
-            "requested_at": case["extension_requested_at"],
+            "previous_due": case.resolution_due,
+            "requested_by": case.extension_requested_by,
+            "requested_at": case.extension_requested_at,
         }
     else:  # extend
         until = payload["until"]
         _check_until(until, case, longest)
-        fields = {"previous_due": case["resolution_due"]}
-    changes = {**NO_REQUEST, "resolution_due": until, "extension_count": case["extension_count"] + 1}
+        fields = {"previous_due": case.resolution_due}
+    changes = {**NO_REQUEST, "resolution_due": until, "extension_count": case.extension_count + 1}
     return changes, fields
 
 
-def pending_request(case: dict[str, Any]) -> dict[str, Any] | None:
+def pending_request(case: CaseRecord) -> dict[str, Any] | None:
     """The pending request as the API shows it on the case."""
     if not is_pending(case):
         return None
     return {
-        "until": case["extension_requested_until"],
-        "requested_by": case["extension_requested_by"],
-        "requested_at": case["extension_requested_at"],
+        "until": case.extension_requested_until,
+        "requested_by": case.extension_requested_by,
+        "requested_at": case.extension_requested_at,
     }

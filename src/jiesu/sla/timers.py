@@ -8,6 +8,7 @@ from typing import Any
 from piccolo.columns import Column
 
 from jiesu import db
+from jiesu.case_record import CaseRecord
 from jiesu.sla.calendar import SlaConfig
 from jiesu.sla.deadlines import current_due, running_clock
 from jiesu.sla.tables import SlaTimer
@@ -19,15 +20,15 @@ def remind_time(started_at: datetime, due_at: datetime, share: float) -> datetim
     return started_at + (due_at - started_at) * share
 
 
-def new_timer(case: dict[str, Any], now: datetime, sla: SlaConfig | None = None) -> dict[str, Any] | None:
+def new_timer(case: CaseRecord, now: datetime, sla: SlaConfig | None = None) -> dict[str, Any] | None:
     """The columns of the timer of the clock that runs now; None when no clock runs."""
-    clock = running_clock(case)
+    clock = running_clock(case.state, case.responded_at)
     due = current_due(case)
     if clock is None or due is None:
         return None
-    started = now if clock == "feedback" else case["received_at"]
+    started = now if clock == "feedback" else case.received_at
     return {
-        "case_id": case["id"],
+        "case_id": case.inserted_id,
         "clock": clock,
         "started_at": started,
         "due_at": due,
@@ -46,24 +47,25 @@ def known_timers() -> dict[int, dict[str, Any] | None]:
     return known
 
 
-async def track(case: dict[str, Any], now: datetime, sla: SlaConfig | None = None) -> None:
+async def track(case: CaseRecord, now: datetime, sla: SlaConfig | None = None) -> None:
     """Start the timer of the clock that runs now; leave it alone while the deadline is unchanged."""
+    case_id = case.inserted_id
     timer = new_timer(case, now, sla)
     known = known_timers()
     if timer is None:
-        await SlaTimer.delete().where(SlaTimer.case_id == case["id"])
-        known.pop(case["id"], None)
+        await SlaTimer.delete().where(SlaTimer.case_id == case_id)
+        known.pop(case_id, None)
         return
-    current = known.get(case["id"])
-    if case["id"] not in known:
+    current = known.get(case_id)
+    if case_id not in known:
         current = (
             await SlaTimer.select(SlaTimer.id, SlaTimer.clock, SlaTimer.due_at)
-            .where(SlaTimer.case_id == case["id"])
+            .where(SlaTimer.case_id == case_id)
             .first()
         )
     if current is not None and current["clock"] == timer["clock"] and current["due_at"] == timer["due_at"]:
         return
-    known.pop(case["id"], None)
+    known.pop(case_id, None)
     if current is None:
         await SlaTimer.insert(SlaTimer(**timer))
     else:

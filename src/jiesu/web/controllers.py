@@ -19,6 +19,7 @@ from litestar.response import Redirect, Template
 from jiesu.accounts.queries import active_workers
 from jiesu.accounts.security import Principal
 from jiesu.accounts.tables import Jurisdiction, User
+from jiesu.case_record import CaseRecord
 from jiesu.cases.api import case_out
 from jiesu.cases.queries import filed_by, work_queue
 from jiesu.cases.service import CaseService
@@ -94,7 +95,7 @@ def _remember_tracked(request: Request[Any, Any, Any], case_id: int) -> None:
     request.set_session(session)
 
 
-async def _viewer(request: Request[Any, Any, Any], case_id: int) -> tuple[Principal, dict[str, Any]]:
+async def _viewer(request: Request[Any, Any, Any], case_id: int) -> tuple[Principal, CaseRecord]:
     """Who looks at the case: the logged-in user, or the holder of its access code. 404 for others."""
     cases = _cases(request)
     user = session_user(request)
@@ -132,10 +133,10 @@ async def _upload(form: Any) -> UploadFile | None:
     return value if isinstance(value, UploadFile) else None
 
 
-async def _workers_for(case: dict[str, Any], jurisdictions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _workers_for(case: CaseRecord, jurisdictions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Active workers who may take the case (the service's rule: same branch of the tree), for a picker."""
     paths = {j["code"]: j["path"] for j in jurisdictions}
-    case_path = case["jurisdiction_path"] or ""
+    case_path = case.jurisdiction_path or ""
     rows = await active_workers(User.username, User.display_name, User.jurisdiction_code)
     return [
         row
@@ -258,7 +259,9 @@ class ResidentPages(Controller):
             async with write_transaction():
                 filed = await cases.file_case(actor, data, idempotency_key=key)
                 if photo is not None and filed.created:
-                    stored = await _attach(request, filed.case["id"], photo, actor.username if actor else "")
+                    stored = await _attach(
+                        request, filed.case.inserted_id, photo, actor.username if actor else ""
+                    )
         except InvalidInput as exc:
             if stored is not None:
                 stored.unlink(missing_ok=True)
@@ -276,7 +279,7 @@ class ResidentPages(Controller):
                 stored.unlink(missing_ok=True)
             raise
         if actor is None:
-            _remember_tracked(request, filed.case["id"])
+            _remember_tracked(request, filed.case.inserted_id)
         return render(request, "filed.html", case=filed.case, access_code=filed.access_code)
 
     @get("/track")
@@ -295,8 +298,8 @@ class ResidentPages(Controller):
                 errors["access_code"] = NO_SUCH_CASE
         if case is None:
             return render(request, "track.html", 400, errors=errors, values=values)
-        _remember_tracked(request, case["id"])
-        return see_other(f"{PREFIX}/cases/{case['id']}")
+        _remember_tracked(request, case.inserted_id)
+        return see_other(f"{PREFIX}/cases/{case.id}")
 
     @get("/my", guards=[roles_required("resident")])
     async def my_cases(self, request: Request) -> Template:
@@ -313,7 +316,7 @@ class CasePages(Controller):
         self,
         request: Request,
         actor: Principal,
-        case: dict[str, Any],
+        case: CaseRecord,
         status_code: int = 200,
         failed: str | None = None,
         errors: dict[str, Any] | None = None,
@@ -324,17 +327,17 @@ class CasePages(Controller):
         body = case_out(cases, actor, case, cases.clock())
         staff = actor.is_staff
         timeline = await build_timeline(case, staff, gettext(request), when)
-        people = await names_of({case["assignee"]} if case["assignee"] else set())
-        places = await place_names({case["jurisdiction_code"]} if case["jurisdiction_code"] else set())
+        people = await names_of({case.assignee} if case.assignee else set())
+        places = await place_names({case.jurisdiction_code} if case.jurisdiction_code else set())
         photos = await Attachment.select(Attachment.id, Attachment.created_at).where(
-            Attachment.case_id == case["id"]
+            Attachment.case_id == case.id
         )
         jurisdictions = await Jurisdiction.select(
             Jurisdiction.code, Jurisdiction.name, Jurisdiction.path
         ).order_by(Jurisdiction.path)
-        category = cases.catalogue.get(case["category"] or "")
+        category = cases.catalogue.get(case.category or "")
         mediation = await mediation_view(request.app.state.mediation, actor, case, when) if staff else None
-        disputed = case["kind"] == "dispute" or bool(category and category.dispute)
+        disputed = case.kind == "dispute" or bool(category and category.dispute)
         if mediation and not disputed and not mediation["summary"].parties:
             mediation = None  # a complaint about a lamp post needs no mediation forms
         draft = agreement_values(mediation["summary"] if mediation else None)
@@ -345,8 +348,8 @@ class CasePages(Controller):
             case=body,
             staff=staff,
             timeline=timeline,
-            handler=people.get(case["assignee"] or "", case["assignee"]),
-            place=places.get(case["jurisdiction_code"] or "", ""),
+            handler=people.get(case.assignee or "", case.assignee),
+            place=places.get(case.jurisdiction_code or "", ""),
             category=category,
             photos=photos,
             actions=[(name, cases.workflow.spec.actions[name].fields) for name in body["allowed_actions"]],

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from jiesu.accounts.security import Principal
+from jiesu.case_record import CaseRecord
 from jiesu.errors import Forbidden, NotFound
 from jiesu.mediation import schemas as s
 from jiesu.mediation.base import BEFORE_AGREEMENT, IN_MEDIATION
@@ -105,7 +106,7 @@ class Page:
     """What decides which forms are shown and what they offer: the mediation and the case now."""
 
     summary: s.MediationSummary
-    case: dict[str, Any]
+    case: CaseRecord
     when: When
 
 
@@ -204,7 +205,7 @@ def _terms(page: Page) -> Choices:
 
 
 def _before_agreement(page: Page) -> bool:
-    return bool(page.case["state"] in BEFORE_AGREEMENT)
+    return bool(page.case.state in BEFORE_AGREEMENT)
 
 
 def _has_parties(page: Page) -> bool:
@@ -212,11 +213,11 @@ def _has_parties(page: Page) -> bool:
 
 
 def _in_mediation(page: Page) -> bool:
-    return bool(page.case["state"] in IN_MEDIATION)
+    return bool(page.case.state in IN_MEDIATION)
 
 
 def _may_start(page: Page) -> bool:
-    return _in_mediation(page) and page.summary.may_start and bool(page.case["assignee"])
+    return _in_mediation(page) and page.summary.may_start and bool(page.case.assignee)
 
 
 def _running(page: Page) -> bool:
@@ -405,23 +406,23 @@ FORM_SPECS: tuple[FormSpec, ...] = (
 FORMS: dict[str, FormSpec] = {spec.name: spec for spec in FORM_SPECS}
 
 
-def available_forms(summary: s.MediationSummary, case: dict[str, Any], when: When) -> list[MediationForm]:
+def available_forms(summary: s.MediationSummary, case: CaseRecord, when: When) -> list[MediationForm]:
     """The forms the rooms accept now, in the order a mediation goes."""
     page = Page(summary, case, when)
     return [spec.on(page) for spec in FORM_SPECS if spec.applied.shown(page)]
 
 
 async def mediation_view(
-    rooms: MediationRooms, actor: Principal, case: dict[str, Any], when: When
+    rooms: MediationRooms, actor: Principal, case: CaseRecord, when: When
 ) -> dict[str, Any] | None:
     """The summary and the forms for the people who manage the mediation; None for everyone else."""
     try:
-        viewer = await rooms.overview.viewer(actor, case["id"])
+        viewer = await rooms.overview.viewer(actor, case.inserted_id)
     except (Forbidden, NotFound):
         return None
     if not viewer.manager:
         return None
-    summary = await rooms.overview.summary(actor, case["id"])
+    summary = await rooms.overview.summary(actor, case.inserted_id)
     names = {p.id: p.name for p in summary.parties}
     return {"summary": summary, "forms": available_forms(summary, case, when), "names": names}
 

@@ -11,6 +11,7 @@ from typing import Any
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.audit.tables import CaseEvent
 from jiesu.audit.texts import reveal_events
+from jiesu.case_record import CaseRecord
 from jiesu.web.labels import CHOICES, EVENTS
 
 # Free text that the filer may read back on the timeline; staff see every note.
@@ -43,15 +44,15 @@ async def place_names(codes: set[str]) -> dict[str, str]:
 
 
 async def build_timeline(
-    case: dict[str, Any], staff: bool, gettext: Callable[[str], str], when: Callable[[Any], str]
+    case: CaseRecord, staff: bool, gettext: Callable[[str], str], when: Callable[[Any], str]
 ) -> list[Entry]:
-    rows = await CaseEvent.select().where(CaseEvent.case_id == case["id"]).order_by(CaseEvent.seq)
+    rows = await CaseEvent.select().where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
     rows = await reveal_events(rows)  # personal text is kept beside the append-only log
     events = [{**r, "fields": json.loads(r["fields"])} for r in rows]
     people = await names_of({e["actor"] for e in events} | _assignees(events))
     places = await place_names(
         {str(e["fields"].get("jurisdiction_code")) for e in events if e["fields"].get("jurisdiction_code")}
-        | ({case["jurisdiction_code"]} if case["jurisdiction_code"] else set())
+        | ({case.jurisdiction_code} if case.jurisdiction_code else set())
     )
     return [_entry(case, e, staff, gettext, when, people, places) for e in events]
 
@@ -61,7 +62,7 @@ def _assignees(events: list[dict[str, Any]]) -> set[str]:
 
 
 def _entry(
-    case: dict[str, Any],
+    case: CaseRecord,
     event: dict[str, Any],
     staff: bool,
     gettext: Callable[[str], str],
@@ -72,7 +73,7 @@ def _entry(
     fields = event["fields"]
     action = event["action"]
     who = fields.get("assignee") or (event["actor"] if action == "claim" else "")
-    place_code = fields.get("jurisdiction_code") or case["jurisdiction_code"] or ""
+    place_code = fields.get("jurisdiction_code") or case.jurisdiction_code or ""
     values = {
         "who": people.get(str(who), str(who)),
         "place": places.get(str(place_code), str(place_code)),
