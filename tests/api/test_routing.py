@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from jiesu.accounts.security import Principal
+from jiesu.case_record import CaseRecord
 from jiesu.cases.effects import Decide
 from jiesu.config import PROJECT_ROOT
 from jiesu.errors import field_error
@@ -298,9 +299,9 @@ async def test_effect_hooks_decide_the_batched_accept_and_dispatch_as_they_decid
     prepared: list[tuple[str, int | None, str | None]] = []
 
     async def refuse_w1(
-        actor: Principal, case: dict[str, Any], action: str, payload: dict[str, Any], now: datetime
+        actor: Principal, case: CaseRecord, action: str, payload: dict[str, Any], now: datetime
     ) -> Decide:
-        prepared.append((action, case["id"], payload.get("assignee")))
+        prepared.append((action, case.id, payload.get("assignee")))
 
         def decide(final: dict[str, Any]) -> dict[str, Any]:
             if action in ("dispatch", "reassign") and final["assignee"] == "w1":

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from jiesu.accounts.auth import require_roles
 from jiesu.accounts.tables import Jurisdiction
-from jiesu.cases.queries import is_closed, is_open
+from jiesu.cases.queries import case_by_tracking_no, is_closed, is_open, records
 from jiesu.cases.schemas import CaseCreate, Contact
 from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
@@ -154,7 +154,7 @@ class Open311Controller(Controller):
             query = self._filtered(query, request.app.state.cases.clock(), service_code, status)
             start, end = self._window(request.app.state.cases.clock(), start_date, end_date)
             query = query.where((Case.received_at >= start) & (Case.received_at <= end))
-        rows = await query.order_by(Case.received_at, ascending=False).limit(MAX_RESULTS)
+        rows = records(await query.order_by(Case.received_at, ascending=False).limit(MAX_RESULTS))
         agencies = await _agencies()
         catalogue = request.app.state.catalogue
         return respond(fmt, "service_requests", [request_out(r, catalogue, agencies) for r in rows])
@@ -193,7 +193,7 @@ class Open311Controller(Controller):
         self, request: Request[Any, Any, Any], resource: str, jurisdiction_id: str | None = None
     ) -> Response[bytes]:
         request_id, fmt = split_format(resource)
-        row = await Case.select().where(Case.tracking_no == request_id.upper()).first()
+        row = await case_by_tracking_no(request_id)
         if row is None:
             raise Open311Error(404, f"service_request_id: no request {request_id!r}")
         out = request_out(row, request.app.state.catalogue, await _agencies())

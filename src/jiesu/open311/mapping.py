@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from jiesu.case_record import CaseRecord
 from jiesu.routing.catalogue import Catalogue, Category
 from jiesu.workflow import STATES
 
@@ -64,39 +65,39 @@ def definition_out(category: Category) -> dict[str, Any]:
     return {"service_code": category.code, "attributes": attributes_of(category)}
 
 
-def status_notes(case: dict[str, Any]) -> str:
-    if not STATES.is_open(case["state"]):
-        if case["merged_into"]:
+def status_notes(case: CaseRecord) -> str:
+    if not STATES.is_open(case.state):
+        if case.merged_into:
             return "closed: merged with another request about the same matter"
-        return f"closed: {case['outcome'] or 'done'}"
-    note = STATE_NOTES.get(case["state"], case["state"])
-    if case["state"] == STATES.mediation and case["reopen_count"]:
+        return f"closed: {case.outcome or 'done'}"
+    note = STATE_NOTES.get(case.state, case.state)
+    if case.state == STATES.mediation and case.reopen_count:
         note += " again after the resident was not satisfied"
     return note
 
 
-def request_out(case: dict[str, Any], catalogue: Catalogue, agencies: dict[str, str]) -> dict[str, Any]:
+def request_out(case: CaseRecord, catalogue: Catalogue, agencies: dict[str, str]) -> dict[str, Any]:
     """One case as a service request.
 
     The listing is public, so the free-text description is never published, and neither is the address
     of a dispute (it points at the two households).
     """
-    category = catalogue.get(case["category"]) if case["category"] else None
+    category = catalogue.get(case.category) if case.category else None
     public_address = category is not None and not category.dispute
-    closed = not STATES.is_open(case["state"])
+    closed = not STATES.is_open(case.state)
     return {
-        "service_request_id": case["tracking_no"],
+        "service_request_id": case.tracking_no,
         "status": "closed" if closed else "open",
         "status_notes": status_notes(case),
         "service_name": category.name if category else None,
         "service_code": category.code if category else UNCATEGORISED,
         "description": None,
-        "agency_responsible": agencies.get(case["jurisdiction_code"] or ""),
+        "agency_responsible": agencies.get(case.jurisdiction_code or ""),
         "service_notice": None,
-        "requested_datetime": _iso(case["received_at"]),
-        "updated_datetime": _iso(case["closed_at"] if closed and case["closed_at"] else case["updated_at"]),
-        "expected_datetime": _iso(case["resolution_due"]),
-        "address": case["address"] if public_address else None,
+        "requested_datetime": _iso(case.received_at),
+        "updated_datetime": _iso(case.closed_at if closed and case.closed_at else case.updated_at),
+        "expected_datetime": _iso(case.resolution_due),
+        "address": case.address if public_address else None,
         "address_id": None,
         "zipcode": None,
         "lat": None,
