@@ -16,27 +16,37 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class CaseRecord:
+    # what was filed, and through which channel
     id: int | None  # None until the case is inserted (the batched intake prepares it first)
     tracking_no: str
     kind: str
+    channel: str
     category: str | None
     title: str
     description: str
     address: str
-    jurisdiction_code: str | None
-    jurisdiction_path: str | None
-    priority: str
-    complexity: str
-    state: str
-    version: int
-    assignee: str | None
+    # who filed it, and how to reach them
     filer: str | None
-    channel: str
     contact_name: str
     contact_phone: str
     access_code_hash: str | None
-    idempotency_key: str | None
-    request_hash: str | None
+    # where it is handled, and by whom
+    jurisdiction_code: str | None
+    jurisdiction_path: str | None
+    assignee: str | None
+    escalation_level: str | None
+    # where it stands
+    state: str
+    version: int
+    priority: str
+    complexity: str
+    outcome: str | None
+    resolution_summary: str | None
+    merged_into: int | None
+    reopen_count: int
+    filer_resolved: bool | None
+    satisfaction: int | None
+    # the clocks
     received_at: datetime
     updated_at: datetime
     response_due: datetime | None
@@ -46,17 +56,14 @@ class CaseRecord:
     responded_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
-    outcome: str | None
-    resolution_summary: str | None
-    reopen_count: int
+    # the one extension of the resolution deadline
     extension_count: int
     extension_requested_until: datetime | None
     extension_requested_by: str | None
     extension_requested_at: datetime | None
-    escalation_level: str | None
-    merged_into: int | None
-    filer_resolved: bool | None
-    satisfaction: int | None
+    # a retried filing is answered, not filed twice
+    idempotency_key: str | None
+    request_hash: str | None
 
     @property
     def inserted_id(self) -> int:
