@@ -167,6 +167,25 @@ def cmd_audit_rotate_key(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_app_role(args: argparse.Namespace) -> int:
+    """PostgreSQL: grant the application role what the servers need (run as the tables' owner)."""
+    from jiesu.ops.roles import RoleError, apply_app_role
+
+    settings = Settings.from_env()
+    if settings.is_sqlite:
+        print("jiesu db app-role: PostgreSQL only (SQLite has no roles)", file=sys.stderr)
+        return 2
+    try:
+        statements = asyncio.run(apply_app_role(settings.database_url, args.role))
+    except RoleError as exc:
+        print(f"jiesu db app-role: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{args.role}: {len(statements)} grants applied; it owns no table and cannot drop the audit triggers"
+    )
+    return 0
+
+
 def cmd_demo(_: argparse.Namespace) -> int:
     from jiesu.app import create_app
     from jiesu.demo import load_demo_data
@@ -265,6 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(
         "rotate-key", help="add a new audit key to the key file and record the rotation in the chain"
     ).set_defaults(run=cmd_audit_rotate_key)
+
+    database = commands.add_parser("db", help="the database").add_subparsers(dest="sub", required=True)
+    role = database.add_parser(
+        "app-role", help="PostgreSQL: grant ROLE the application's rights (no DDL, append-only audit)"
+    )
+    role.add_argument("role")
+    role.set_defaults(run=cmd_db_app_role)
 
     backup = commands.add_parser("backup", help="back up the database to PATH (safe while serving)")
     backup.add_argument("path")
