@@ -47,11 +47,21 @@ def new_key() -> str:
 
 
 def create_key_file(path: Path) -> None:
-    """A key file with one fresh key, readable by its owner only (refuses to replace one)."""
+    """A key file with one fresh key, readable by its owner only. Written aside and linked into place, so
+    several workers starting at once all end up reading the one that won, never a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(new_key() + "\n")
+    aside = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(new_key() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(aside, path)
+    except FileExistsError:
+        pass  # another process made it first: use theirs
+    finally:
+        aside.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
