@@ -79,7 +79,7 @@ async def test_a_case_row_written_outside_the_chain_is_named(api: Api, settings:
 
 def as_role(url: str, role: str) -> str:
     parsed = urlparse(url)
-    return urlunparse(parsed._replace(netloc=f"{role}@{parsed.hostname}:{parsed.port or 5432}"))
+    return urlunparse(parsed._replace(netloc=f"{role}:{role}@{parsed.hostname}:{parsed.port or 5432}"))
 
 
 ROLE = "jiesu_app_test"
@@ -95,7 +95,7 @@ async def test_the_application_role_cannot_undo_the_audit_tables_protection(
     await rawdb.execute(
         settings.database_url,
         f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}') THEN"
-        f" CREATE ROLE {ROLE} LOGIN; END IF; END $$",
+        f" CREATE ROLE {ROLE} LOGIN PASSWORD '{ROLE}'; END IF; END $$",
     )
     code, output = await run_cli(settings, "db", "app-role", ROLE)
     assert code == 0, output

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jiesu.batch_writer import Query, Statements, run_in_current_transaction
 from jiesu.db import current_engine, is_sqlite, write_transaction
 from jiesu.reports.replay import TIMES, copy_row, normalised, replay_all, replay_cases
 from jiesu.reports.sql import Where, centihours_between, fetch
@@ -51,7 +52,7 @@ ON CONFLICT (id) DO UPDATE SET {updates}
 PG_BUILD_ORDER = "ORDER BY date_trunc('month', c.received_at AT TIME ZONE 'UTC'), c.jurisdiction_path, c.id"
 
 CHANGED = "SELECT DISTINCT case_id FROM jiesu_case_event WHERE seq > {} AND seq <= {} AND case_id <> 0"
-WRITE = "INSERT INTO jiesu_report_case ({columns}) VALUES {values} ON CONFLICT (id) DO UPDATE SET {updates}"
+WRITE = "INSERT INTO jiesu_report_case ({columns}) VALUES ({values}) ON CONFLICT (id) DO UPDATE SET {updates}"
 WRITE_CHUNK = 500
 HEAD = "SELECT COALESCE(MAX(seq), 0) AS seq FROM jiesu_case_event"
 WATERMARK = "SELECT seq FROM jiesu_report_watermark WHERE id = 1"
@@ -129,13 +130,14 @@ def _stored(column: str, value: Any) -> Any:
     return normalised(column, value) if column in TIMES else value
 
 
-async def _write(rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
+def _upsert(rows: list[dict[str, Any]]) -> Statements[None]:
     names = list(rows[0])
-    one = "(" + ", ".join(["{}"] * len(names)) + ")"
     updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != "id")
-    for start in range(0, len(rows), WRITE_CHUNK):
-        chunk = rows[start : start + WRITE_CHUNK]
-        sql = WRITE.format(columns=", ".join(names), values=", ".join([one] * len(chunk)), updates=updates)
-        await fetch(sql, *(_stored(n, row[n]) for row in chunk for n in names))
+    sql = WRITE.format(columns=", ".join(names), values=", ".join("?" * len(names)), updates=updates)
+    yield Query(sql, rows=[[_stored(n, row[n]) for n in names] for row in rows])
+
+
+async def _write(rows: list[dict[str, Any]]) -> None:
+    """One executemany in the catch-up's transaction."""
+    if rows:
+        await run_in_current_transaction(_upsert(rows))

@@ -19,19 +19,29 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jiesu.audit.checks import IntegrityProblem, register_integrity_check
+from jiesu.batch_writer import Query, Rows, Statements, run_statements
 from jiesu.cases.service import RECORDED_COLUMNS
-from jiesu.reports.sql import fetch
 
 RETURN_ACTION = "return_order"
 TIMES = frozenset(c for c in RECORDED_COLUMNS if c.endswith(("_at", "_due")))
 EVENTS_SQL = (
     "SELECT seq, case_id, action, changes FROM jiesu_case_event"
-    " WHERE case_id <> 0 AND seq > {} ORDER BY seq LIMIT {}"
+    " WHERE case_id <> 0 AND seq > ? ORDER BY seq LIMIT ?"
 )
 EVENTS_OF_SQL = (
     "SELECT seq, case_id, action, changes FROM jiesu_case_event WHERE case_id IN ({}) ORDER BY seq"
 )
-BATCH = 5000
+BATCH = 20000
+
+
+def _query(sql: str, *args: Any) -> Statements[Rows]:
+    rows: Rows = yield Query(sql, list(args))
+    return rows
+
+
+async def rows_of(sql: str, *args: Any) -> Rows:
+    """A read on the driver's connection: far cheaper per row than Piccolo's raw queries."""
+    return await run_statements(_query(sql, *args))
 
 
 @dataclass
@@ -96,7 +106,7 @@ async def replay_cases(case_ids: list[int]) -> dict[int, Replayed]:
     cases: dict[int, Replayed] = {}
     for start in range(0, len(case_ids), 500):
         chunk = case_ids[start : start + 500]
-        fold(await fetch(EVENTS_OF_SQL.format(", ".join(str(int(i)) for i in chunk))), cases)
+        fold(await rows_of(EVENTS_OF_SQL.format(", ".join(str(int(i)) for i in chunk))), cases)
     return cases
 
 
@@ -104,7 +114,7 @@ async def replay_all() -> dict[int, Replayed]:
     cases: dict[int, Replayed] = {}
     after = 0
     while True:
-        batch = await fetch(EVENTS_SQL.format(after, BATCH))
+        batch = await rows_of(EVENTS_SQL, after, BATCH)
         fold(batch, cases)
         if len(batch) < BATCH:
             return cases
@@ -131,9 +141,9 @@ async def first_replay_problem() -> IntegrityProblem | None:
     """The first case whose row or copy row differs from what its events say (by the case's last event)."""
     replayed = await replay_all()
     columns = ", ".join(("id", *RECORDED_COLUMNS))
-    rows = {int(r["id"]): r for r in await fetch(f"SELECT {columns} FROM jiesu_case")}
-    copy = {int(r["id"]): r for r in await fetch("SELECT * FROM jiesu_report_case")}
-    watermark = int((await fetch("SELECT seq FROM jiesu_report_watermark WHERE id = 1"))[0]["seq"])
+    rows = {int(r["id"]): r for r in await rows_of(f"SELECT {columns} FROM jiesu_case")}
+    copy = {int(r["id"]): r for r in await rows_of("SELECT * FROM jiesu_report_case")}
+    watermark = int((await rows_of("SELECT seq FROM jiesu_report_watermark WHERE id = 1"))[0]["seq"])
     problems: list[IntegrityProblem] = []
     for case_id in sorted(set(rows) - set(replayed)):
         problems.append(IntegrityProblem(0, f"case {case_id} has no event in the chain (written outside it)"))
