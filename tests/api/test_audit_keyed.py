@@ -20,7 +20,7 @@ from jiesu.audit.chain import event_hash, record_key_in_force, write_checkpoint
 from jiesu.config import Settings
 from tests import rawdb
 from tests.api.test_audit_tamper import history, run_cli, truncate_tail, verify
-from tests.conftest import Api, test_settings
+from tests.conftest import ADMIN_PASSWORD, Api, test_settings
 
 EVENT_COLUMNS = (
     "seq, case_id, actor, actor_role, action, from_state, to_state, fields, created_at, prev_hash, hash,"
@@ -208,6 +208,42 @@ async def wait_for_lines(path: Path, count: int) -> list[dict[str, Any]]:
             return [json.loads(line) for line in lines]
         await asyncio.sleep(0.1)
     raise AssertionError(f"{path} has fewer than {count} checkpoints")
+
+
+ANONYMOUS_FILING = {
+    "kind": "suggestion",
+    "title": "More benches",
+    "description": "In the park, please.",
+    "address": "Building 3, Jixiang Lane",
+    "contact": {"name": "Alice Liu", "phone": "13812345678"},
+}
+
+
+async def test_a_new_last_key_in_the_environment_is_recorded_as_a_rotation_at_start(
+    database_url: str, tmp_path: Path
+) -> None:
+    old, new = "o" * 40, "n" * 40
+    for configured in (old, f"{old},{new}"):
+        app = create_app(test_settings(database_url, tmp_path, audit_key=configured))
+        async with (
+            LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http,
+        ):
+            filed = await http.post("/api/cases", json=ANONYMOUS_FILING)
+            assert filed.status_code == 201, filed.text
+            served = Api(http)
+            await served.login("admin", ADMIN_PASSWORD)
+            report = (await served.as_user("admin", "GET", "/api/audit/verify")).json()
+    assert report["ok"] is True and report["key_id"] == audit_keys.key_id(new.encode()), report
+    chain = await events(database_url)
+    [rotation] = [e for e in chain if e["action"] == "audit_key"]
+    assert json.loads(rotation["fields"]) == {
+        "key_id": audit_keys.key_id(new.encode()),
+        "previous_key_id": audit_keys.key_id(old.encode()),
+    }
+    assert rotation["key_id"] == audit_keys.key_id(old.encode())
+    assert chain[-1]["key_id"] == audit_keys.key_id(new.encode())
+    assert not (tmp_path / "audit.key").exists()  # the environment's key, no file
 
 
 async def test_checkpoints_are_written_every_n_events_and_at_shutdown(

@@ -95,7 +95,8 @@ async def test_the_application_role_cannot_undo_the_audit_tables_protection(
     await rawdb.execute(
         settings.database_url,
         f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}') THEN"
-        f" CREATE ROLE {ROLE} LOGIN PASSWORD '{ROLE}'; END IF; END $$",
+        f" CREATE ROLE {ROLE}; END IF; END $$",
+        f"ALTER ROLE {ROLE} LOGIN PASSWORD '{ROLE}'",
     )
     code, output = await run_cli(settings, "db", "app-role", ROLE)
     assert code == 0, output
