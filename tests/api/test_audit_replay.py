@@ -77,6 +77,24 @@ async def test_a_case_row_written_outside_the_chain_is_named(api: Api, settings:
     assert report["ok"] is False and report["reason"].startswith(f"case {case_id}: assignee is 'w2'")
 
 
+async def test_events_that_set_no_report_column_keep_the_case_replayable(
+    api: Api, settings: Settings
+) -> None:
+    """An exclusion (an event written by another domain) records that it set nothing, so the case's
+    history stays complete and an edit after it is still named."""
+    case_id = await dispatched_case(api)
+    excluded = await api.as_user(
+        "sup", "POST", "/api/reports/exclusions", json={"case_id": case_id, "reason": "demands a new road"}
+    )
+    assert excluded.status_code == 201, excluded.text
+    assert (await verify(api))["ok"] is True
+    await rawdb.execute(
+        settings.database_url, f"UPDATE jiesu_case SET closed_at = received_at WHERE id = {case_id}"
+    )
+    report = await verify(api)
+    assert report["ok"] is False and report["reason"].startswith(f"case {case_id}: closed_at is ")
+
+
 def as_role(url: str, role: str) -> str:
     parsed = urlparse(url)
     return urlunparse(parsed._replace(netloc=f"{role}:{role}@{parsed.hostname}:{parsed.port or 5432}"))

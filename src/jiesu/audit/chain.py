@@ -100,7 +100,7 @@ def prepare_event(
     """An event as it will be written, personal text sealed; ``link_events`` numbers and signs it.
 
     ``changes`` are the case's report columns the event set, with their new values (datetimes as ISO
-    text): what ``verify`` replays and the reports' copy is built from.
+    text; none when omitted): what ``verify`` replays and the reports' copy is built from.
     """
     written_actor, written_fields, texts = sealing.seal_event(actor, actor_role, fields)
     return {
@@ -112,7 +112,8 @@ def prepare_event(
         "to_state": to_state,
         "fields": canonical_json(written_fields),
         "created_at": at.isoformat(timespec="microseconds"),
-        "changes": None if changes is None else canonical_json({k: _jsonable(v) for k, v in changes.items()}),
+        # None only in events written before events recorded their changes; {}: this event set none
+        "changes": canonical_json({k: _jsonable(v) for k, v in (changes or {}).items()}),
         "texts": texts,
     }
 
