@@ -11,6 +11,8 @@ copy of the cases (jiesu_report_case); it is timed on its own.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import math
 import os
 import random
@@ -30,6 +32,7 @@ import httpx
 from benchmarks._server import fresh_database, login, server
 from jiesu import db
 from jiesu.audit.rights import EXPORTED_EVENT_COLUMNS
+from jiesu.cases.service import RECORDED_COLUMNS
 
 # the served app reads the real clock: the cases lie in the 2 years before the run
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -139,10 +142,35 @@ def cases(n: int, seed: int = 4) -> Iterator[tuple[Any, ...]]:
         )
 
 
+def filings(n: int) -> Iterator[tuple[Any, ...]]:
+    """Each case's events as far as the reports read them: one event recording the report columns of
+    the case (the reports' copy is built from the events' changes; the chain is not the point here)."""
+    at = {column: CASE_COLUMNS.index(column) for column in RECORDED_COLUMNS}
+    for case_id, case in enumerate(cases(n), start=1):
+        changes = {
+            c: case[i].isoformat() if isinstance(case[i], datetime) else case[i] for c, i in at.items()
+        }
+        created = case[CASE_COLUMNS.index("received_at")].isoformat()
+        yield (
+            case_id,
+            case_id,
+            "bench",
+            "resident",
+            "file",
+            None,
+            "triage",
+            "{}",
+            created,
+            "",
+            "",
+            json.dumps(changes),
+        )
+
+
 def returned_orders(n: int, seed: int = 5) -> Iterator[tuple[Any, ...]]:
-    """2% of cases carry a return_order event (the chain is not the point here)."""
+    """2% of cases carry a return_order event after their filing."""
     rng = random.Random(seed)
-    for seq, case_id in enumerate(sorted(rng.sample(range(1, n + 1), n // 50)), start=1):
+    for seq, case_id in enumerate(sorted(rng.sample(range(1, n + 1), n // 50)), start=n + 1):
         yield (
             seq,
             case_id,
@@ -155,10 +183,11 @@ def returned_orders(n: int, seed: int = 5) -> Iterator[tuple[Any, ...]]:
             NOW.isoformat(),
             "",
             "",
+            "{}",
         )
 
 
-EVENT_COLUMNS = [*EXPORTED_EVENT_COLUMNS, "prev_hash", "hash"]
+EVENT_COLUMNS = [*EXPORTED_EVENT_COLUMNS, "prev_hash", "hash", "changes"]
 
 
 def sqlite_value(value: Any) -> Any:
@@ -179,7 +208,8 @@ def load_sqlite(path: Path, n: int) -> None:
         )
         marks = ", ".join("?" * len(EVENT_COLUMNS))
         connection.executemany(
-            f"INSERT INTO jiesu_case_event ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})", returned_orders(n)
+            f"INSERT INTO jiesu_case_event ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})",
+            itertools.chain(filings(n), returned_orders(n)),
         )
     with closing(sqlite3.connect(path)) as connection:
         connection.execute("ANALYZE")
@@ -195,7 +225,7 @@ async def load_postgres(url: str, n: int) -> None:
         )
         await connection.copy_records_to_table("jiesu_case", records=cases(n), columns=CASE_COLUMNS)
         await connection.copy_records_to_table(
-            "jiesu_case_event", records=returned_orders(n), columns=EVENT_COLUMNS
+            "jiesu_case_event", records=itertools.chain(filings(n), returned_orders(n)), columns=EVENT_COLUMNS
         )
         await connection.execute("VACUUM ANALYZE")
     finally:
@@ -262,8 +292,8 @@ def bench(kind: str, n: int, pg_url: str | None) -> None:
         print(f" {kind}: loaded {n:,} cases in {time.perf_counter() - started:.1f} s", flush=True)
         os.environ["JIESU_ADMIN_PASSWORD"] = ADMIN_PASSWORD
         os.environ["JIESU_SWEEP_INTERVAL"] = "0"  # no sweeper passes between the timed calls
-        with server(url, Path(folder), demo=False) as base:
-            measure(base, kind)
+        with server(url, Path(folder), demo=False) as served:
+            measure(served.base, kind)
 
 
 def run(args: Any) -> None:

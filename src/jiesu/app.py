@@ -23,8 +23,10 @@ from jiesu.accounts.api import (
 from jiesu.accounts.auth import build_jwt_auth
 from jiesu.accounts.security import Passwords
 from jiesu.accounts.service import AccountService
+from jiesu.audit import keys as audit_keys
 from jiesu.audit import rights as audit_rights
 from jiesu.audit.api import AuditController
+from jiesu.audit.chain import CheckpointWriter, record_key_in_force
 from jiesu.background import periodic
 from jiesu.cases import rights as case_rights
 from jiesu.cases.api import CaseController, QueueController, TrackController, flagged_cases_list
@@ -52,6 +54,7 @@ from jiesu.ops.logs import configure_logging, get_logger
 from jiesu.ops.metrics import HttpMetrics
 from jiesu.reports.api import ReportController
 from jiesu.reports.config import load_report_settings
+from jiesu.reports.replay import register_with_audit as register_report_check
 from jiesu.reports.service import ReportService
 from jiesu.rights import registry as personal_data
 from jiesu.rights.api import MeController, RetentionController
@@ -125,6 +128,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     reports = ReportService(load_report_settings(settings.workflows_dir / "reports.yaml"), cases)
     register_personal_data()
     rights = RightsService(clock, settings.retention_days)
+    audit_keys.install_from(settings)
+    register_report_check()
+    checkpoints = CheckpointWriter(audit_keys.checkpoint_file_of(settings), settings.audit_checkpoint_every)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -132,6 +138,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         get_logger("jiesu").info("started", database="sqlite" if settings.is_sqlite else "postgresql")
         try:
             await cases.start_intake_writer()
+            await record_key_in_force()
             await accounts.ensure_admin(settings.admin_password)
             if settings.demo:
                 from jiesu.demo import load_demo_data
@@ -142,6 +149,10 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             yield
         finally:
             await cases.stop_intake_writer()
+            try:
+                await checkpoints.at_shutdown()
+            except Exception:
+                get_logger("jiesu").exception("the audit checkpoint at shutdown failed")
             await db.stop()
 
     app = Litestar(
@@ -178,6 +189,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "outbox-delivery", settings.delivery_interval_seconds if sender else 0, sender_job(sender)
             ),
             retention_lifespan(rights, settings.retention_interval_seconds),
+            periodic("audit-checkpoint", 1.0 if settings.audit_checkpoint_every > 0 else 0, checkpoints.tick),
         ],
         on_app_init=[jwt_auth.on_app_init, observability.install(http_metrics)],
         exception_handlers=EXCEPTION_HANDLERS,

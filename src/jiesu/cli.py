@@ -14,6 +14,10 @@ from jiesu.config import Settings
 
 
 def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+    from jiesu.audit.keys import install_from
+
+    install_from(settings)
+
     async def run() -> Any:
         await db.start(settings.database_url, migrate=True)
         try:
@@ -82,46 +86,103 @@ def cmd_workflow_diagram(_: argparse.Namespace) -> int:
 def _register_integrity_checks() -> None:
     """The checks the app registers at start-up, for the commands that verify without the app."""
     from jiesu.mediation.integrity import register_with_audit
+    from jiesu.reports.replay import register_with_audit as register_report_check
 
     register_with_audit()
+    register_report_check()
+
+
+def describe(report: Any) -> str:
+    """The verification's findings as `jiesu audit verify` prints them."""
+    if report.ok:
+        text = f"ok: {report.checked} events, head {report.head_seq} {report.head_hash}"
+    else:
+        text = f"BROKEN at event {report.first_broken_seq}: {report.reason}"
+    details = [f"key in force {report.key_id}"] if report.key_id else []
+    if report.legacy_events:
+        details.append(f"events 1-{report.legacy_events} written before the chain was keyed (SHA-256 only)")
+    details.append(f"checkpoint {report.checkpoint}" if report.checkpoint else "no checkpoint")
+    return text + "\n" + "; ".join(details)
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from jiesu.audit.chain import Checkpoint, verify_chain, verify_with_checkpoint
+    from jiesu.audit.chain import Checkpoint, verify
+    from jiesu.audit.keys import checkpoint_file_of
 
     _register_integrity_checks()
-
+    settings = Settings.from_env()
     checkpoint = getattr(args, "checkpoint", None)
     if checkpoint is not None:
         try:
-            parsed = Checkpoint.parse(checkpoint)
+            Checkpoint.parse(checkpoint)
         except ValueError as exc:
             print(f"jiesu: --checkpoint: {exc}", file=sys.stderr)
             return 2
-        report = _with_database(Settings.from_env(), lambda: verify_with_checkpoint(parsed))
-    else:
-        report = _with_database(Settings.from_env(), verify_chain)
-    if report.ok:
-        print(f"ok: {report.checked} events, head {report.head_seq} {report.head_hash}")
-        return 0
-    print(f"BROKEN at event {report.first_broken_seq}: {report.reason}")
-    return 1
+    report = _with_database(settings, lambda: verify(checkpoint, checkpoint_file_of(settings)))
+    print(describe(report))
+    return 0 if report.ok else 1
 
 
-def cmd_audit_checkpoint(_: argparse.Namespace) -> int:
-    """Print the verified head as SEQ:HASH, to keep somewhere the database's operators cannot edit."""
-    from jiesu.audit.chain import head_checkpoint, verify_chain
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    """Print the verified head as SEQ:HASH, to keep somewhere the database's operators cannot edit;
+    with --write, also append it, signed, to the checkpoint file."""
+    from jiesu.audit.chain import head_checkpoint, verify_chain, write_checkpoint
+    from jiesu.audit.keys import checkpoint_file_of
 
     _register_integrity_checks()
+    settings = Settings.from_env()
 
     async def work() -> tuple[Any, Any]:
-        return await verify_chain(), await head_checkpoint()
+        report = await verify_chain()
+        if report.ok and getattr(args, "write", False):
+            await write_checkpoint(checkpoint_file_of(settings))
+        return report, await head_checkpoint()
 
-    report, checkpoint = _with_database(Settings.from_env(), work)
+    report, checkpoint = _with_database(settings, work)
     if not report.ok:
         print(f"BROKEN at event {report.first_broken_seq}: {report.reason}", file=sys.stderr)
         return 1
     print(checkpoint)
+    return 0
+
+
+def cmd_audit_rotate_key(_: argparse.Namespace) -> int:
+    """Add a new key to the key file and record the rotation in the chain (servers pick it up)."""
+    from jiesu.audit.chain import record_key_in_force
+    from jiesu.audit.keys import add_key_to_file, install_from, key_file_of
+
+    settings = Settings.from_env()
+    if settings.audit_key.strip():
+        print(
+            "jiesu: JIESU_AUDIT_KEY is set: append a new key to it (comma-separated, newest last), keep the"
+            " old ones, and restart the servers; the first start records the rotation",
+            file=sys.stderr,
+        )
+        return 2
+    path = key_file_of(settings)
+    install_from(settings)  # creates the file when missing, so the old key stays first
+    new = add_key_to_file(path)
+    head = _with_database(settings, record_key_in_force)
+    print(f"audit key {new} in force from event {head.seq + 1} (rotation recorded as event {head.seq})")
+    return 0
+
+
+def cmd_db_app_role(args: argparse.Namespace) -> int:
+    """PostgreSQL: grant the application role what the servers need (run as the tables' owner)."""
+    from jiesu.ops.roles import RoleError, apply_app_role
+
+    settings = Settings.from_env()
+    if settings.is_sqlite:
+        print("jiesu db app-role: PostgreSQL only (SQLite has no roles)", file=sys.stderr)
+        return 2
+    try:
+        statements = asyncio.run(apply_app_role(settings.database_url, args.role))
+    except RoleError as exc:
+        print(f"jiesu db app-role: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{args.role}: {len(statements)} grants applied; it owns no table and cannot drop the audit triggers"
+    )
     return 0
 
 
@@ -210,9 +271,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="the audit chain").add_subparsers(dest="sub", required=True)
     verify = audit.add_parser("verify", help="recompute the hash chain")
-    verify.add_argument("--checkpoint", help="SEQ:HASH printed by `jiesu audit checkpoint`")
+    verify.add_argument(
+        "--checkpoint",
+        help="SEQ:HASH printed by `jiesu audit checkpoint` (default: the checkpoint file's latest)",
+    )
     verify.set_defaults(run=cmd_audit_verify)
-    audit.add_parser("checkpoint", help="print the head as SEQ:HASH").set_defaults(run=cmd_audit_checkpoint)
+    checkpoint = audit.add_parser("checkpoint", help="print the head as SEQ:HASH")
+    checkpoint.add_argument(
+        "--write", action="store_true", help="also append it, signed, to the checkpoint file"
+    )
+    checkpoint.set_defaults(run=cmd_audit_checkpoint)
+    audit.add_parser(
+        "rotate-key", help="add a new audit key to the key file and record the rotation in the chain"
+    ).set_defaults(run=cmd_audit_rotate_key)
+
+    database = commands.add_parser("db", help="the database").add_subparsers(dest="sub", required=True)
+    role = database.add_parser(
+        "app-role", help="PostgreSQL: grant ROLE the application's rights (no DDL, append-only audit)"
+    )
+    role.add_argument("role")
+    role.set_defaults(run=cmd_db_app_role)
 
     backup = commands.add_parser("backup", help="back up the database to PATH (safe while serving)")
     backup.add_argument("path")

@@ -35,6 +35,10 @@ def _load_or_create_secret(var_dir: Path) -> str:
     return key
 
 
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
 def database_url_from_env() -> str:
     var_dir = Path(os.environ.get("JIESU_VAR_DIR", PROJECT_ROOT / "var"))
     return os.environ.get("JIESU_DATABASE_URL") or f"sqlite:///{var_dir / 'jiesu.db'}"
@@ -82,6 +86,13 @@ class Settings:
     retention_days: int = 0
     retention_interval_seconds: float = 3600.0
     log_level: str = "INFO"
+    # The audit chain's HMAC key(s), outside the database: JIESU_AUDIT_KEY (comma-separated, oldest
+    # first), else a key file (generated under var/ on first start, mode 600); see jiesu.audit.keys.
+    audit_key: str = field(default="", repr=False)
+    audit_key_file: Path | None = None
+    # Signed checkpoints of the chain's head: appended to this file every N events and at shutdown.
+    audit_checkpoint_file: Path | None = None
+    audit_checkpoint_every: int = 1000
 
     @property
     def is_sqlite(self) -> bool:
@@ -115,7 +126,17 @@ class Settings:
             retention_days=int(env.get("JIESU_RETENTION_DAYS", "0")),
             retention_interval_seconds=float(env.get("JIESU_RETENTION_INTERVAL_SECONDS", "3600")),
             log_level=env.get("JIESU_LOG_LEVEL", "INFO"),
+            audit_key=env.get("JIESU_AUDIT_KEY", ""),
+            audit_key_file=_path(env.get("JIESU_AUDIT_KEY_FILE")),
+            audit_checkpoint_file=_path(env.get("JIESU_AUDIT_CHECKPOINT_FILE")),
+            audit_checkpoint_every=int(env.get("JIESU_AUDIT_CHECKPOINT_EVERY", "1000")),
         )
         settings = replace(settings, **overrides)
+        var_dir = Path(settings.var_dir)
+        settings = replace(
+            settings,
+            audit_key_file=settings.audit_key_file or var_dir / "audit.key",
+            audit_checkpoint_file=settings.audit_checkpoint_file or var_dir / "audit-checkpoints.jsonl",
+        )
         secret = overrides.get("secret_key") or env.get("JIESU_SECRET_KEY")
         return replace(settings, secret_key=secret or _load_or_create_secret(Path(settings.var_dir)))

@@ -3,11 +3,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from jiesu.accounts.auth import require_roles
-from jiesu.audit.chain import Checkpoint, head_checkpoint, verify_chain, verify_with_checkpoint
+from jiesu.audit.chain import head_checkpoint, verify
+from jiesu.audit.keys import checkpoint_file_of
 from jiesu.errors import field_error
 
 
@@ -18,17 +19,17 @@ class AuditController(Controller):
 
     @get(
         "/verify",
-        summary="Recompute the hash chain; name the first broken event",
+        summary="Recompute the keyed chain and replay the rates' columns; name the first broken event",
+        description="Checks against `checkpoint` (SEQ:HASH) when given, else against the latest signed "
+        "checkpoint of the checkpoint file: the same findings as `jiesu audit verify`.",
         raises=[NotAuthorizedException, PermissionDeniedException],
     )
-    async def verify(self, checkpoint: str | None = None) -> dict[str, Any]:
-        if checkpoint is None:
-            return asdict(await verify_chain())
+    async def verify(self, request: Request[Any, Any, Any], checkpoint: str | None = None) -> dict[str, Any]:
         try:
-            parsed = Checkpoint.parse(checkpoint)
+            report = await verify(checkpoint, checkpoint_file_of(request.app.state.settings))
         except ValueError as exc:
             raise field_error("checkpoint", str(exc)) from exc
-        return asdict(await verify_with_checkpoint(parsed))
+        return asdict(report)
 
     @get(
         "/checkpoint",

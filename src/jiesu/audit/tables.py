@@ -14,7 +14,10 @@ class CaseEvent(Table, tablename="jiesu_case_event"):
     fields = Text()  # canonical JSON, exactly as hashed; personal text appears as its seal (audit/seals.py)
     created_at = Varchar(length=40)  # ISO-8601 UTC, exactly as hashed
     prev_hash = Varchar(length=64)
-    hash = Varchar(length=64)
+    hash = Varchar(length=64)  # HMAC-SHA256 under the key ``key_id`` (plain SHA-256 when it is NULL)
+    key_id = Varchar(length=16, null=True, default=None)  # NULL: written before the chain was keyed
+    # the report columns of the case this event set (canonical JSON), what verification replays
+    changes = Text(null=True, default=None)
 
 
 class AuditHead(Table, tablename="jiesu_audit_head"):
@@ -24,6 +27,7 @@ class AuditHead(Table, tablename="jiesu_audit_head"):
 
     seq = Integer(default=0)
     hash = Varchar(length=64)
+    key_id = Varchar(length=16, null=True, default=None)  # the audit key in force for the next event
 
 
 class EventText(Table, tablename="jiesu_event_text"):

@@ -54,6 +54,25 @@ class FiledCase:
     routing: dict[str, Any] | None = None  # the router's decision, when this request made it
 
 
+# The case columns the rates are computed from. Every event records the new values of those it set, so
+# verification replays them against the case rows and the reports' copy is built from the chain.
+RECORDED_COLUMNS = (
+    "received_at",
+    "jurisdiction_code",
+    "jurisdiction_path",
+    "category",
+    "assignee",
+    "response_due",
+    "responded_at",
+    "resolution_due",
+    "resolved_at",
+    "closed_at",
+    "satisfaction",
+    "filer_resolved",
+    "reopen_count",
+)
+
+
 class CaseService:
     def __init__(
         self,
@@ -369,7 +388,13 @@ class CaseService:
         fields: dict[str, Any],
         now: datetime,
     ) -> dict[str, Any]:
-        """The audit event of a transition from ``case`` (None: the filing) to ``updated``, for the chain."""
+        """The audit event of a transition from ``case`` (None: the filing) to ``updated``, for the chain; it
+        records the new values of the ``RECORDED_COLUMNS`` the transition set."""
+        changes = {
+            column: getattr(updated, column)
+            for column in RECORDED_COLUMNS
+            if getattr(updated, column) != (getattr(case, column) if case else None)
+        }
         return prepare_event(
             case_id=updated.id,
             actor=actor.username,
@@ -379,6 +404,7 @@ class CaseService:
             to_state=updated.state,
             fields=fields,
             at=now,
+            changes=changes,
         )
 
     async def system_action(
