@@ -399,3 +399,36 @@ async def test_a_rotated_secret_keeps_earlier_tokens_and_access_codes_while_it_i
         assert (await http.get("/api/users", headers=bearer(old_token))).status_code == 401
         assert (await http.get("/api/users", headers=bearer(new_token))).status_code == 200
         assert (await http.post("/api/track", json=track)).status_code == 404
+
+
+WEB_FILING = {
+    "kind": "complaint",
+    "category": "neighbour_noise",
+    "title": "Loud music",
+    "description": "Music after midnight",
+    "address": "Building 3",
+    "jurisdiction_code": "C1",
+    "contact_name": CONTACT["name"],
+    "contact_phone": CONTACT["phone"],
+}
+
+
+async def test_a_replayed_filing_form_neither_shows_the_access_code_nor_opens_the_case(api: Api) -> None:
+    client = api.client
+    client.cookies.clear()
+    client.follow_redirects = False
+    client.headers["Accept-Language"] = "en"
+    form = await client.get("/web/file")
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', form.text)
+    assert key, "the filing form has no idempotency key"
+    data = {**WEB_FILING, "idempotency_key": key.group(1), "_csrf_token": _csrf(form.text)}
+    first = await client.post("/web/file", data=data)
+    assert first.status_code == 200 and 'id="access-code"' in first.text
+    link = re.search(r"/web/cases/(\d+)", first.text)
+    assert link, "the receipt links to the case"
+    case_id = int(link.group(1))
+    client.cookies.clear()  # someone else, who knows (or guessed) the key and the form's content
+    again = await post_form(client, "/web/file", "/web/file", {**WEB_FILING, "idempotency_key": key.group(1)})
+    assert again.status_code == 200 and 'id="access-code"' not in again.text
+    page = await client.get(f"/web/cases/{case_id}")
+    assert page.status_code in (303, 404) and CONTACT["phone"] not in page.text

@@ -320,7 +320,7 @@ class ResidentPages(Controller):
             if stored is not None:
                 stored.unlink(missing_ok=True)
             raise
-        if actor is None:
+        if actor is None and filed.created:  # a replay of the form's key proves nothing more
             _remember_tracked(request, filed.case["id"])
         return render(request, "filed.html", case=filed.case, access_code=filed.access_code)
 
