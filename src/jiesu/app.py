@@ -6,6 +6,8 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
 
 from litestar import Litestar, get
 from litestar.datastructures import State
@@ -17,16 +19,18 @@ from jiesu.accounts import rights as account_rights
 from jiesu.accounts.api import (
     AuthController,
     JurisdictionController,
+    MyPasswordController,
     ResidentController,
     UserController,
 )
 from jiesu.accounts.auth import build_jwt_auth
-from jiesu.accounts.security import Passwords
+from jiesu.accounts.security import Passwords, Principal
 from jiesu.accounts.service import AccountService
+from jiesu.accounts.standing import AccountStandings
 from jiesu.audit import keys as audit_keys
 from jiesu.audit import rights as audit_rights
 from jiesu.audit.api import AuditController
-from jiesu.audit.chain import CheckpointWriter, record_key_in_force
+from jiesu.audit.chain import CheckpointWriter, append_event, record_key_in_force
 from jiesu.background import periodic
 from jiesu.cases import rights as case_rights
 from jiesu.cases.api import CaseController, QueueController, TrackController, flagged_cases_list
@@ -36,6 +40,7 @@ from jiesu.cases.sweeper import Sweeper
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
 from jiesu.http_errors import COMMON_ERROR_ANSWERS, EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
+from jiesu.keys import Keyring
 from jiesu.limits.http import anonymous_intake_limit, check_request_input
 from jiesu.limits.input import MAX_BODY_BYTES
 from jiesu.mediation import rights as mediation_rights
@@ -109,6 +114,23 @@ def register_personal_data() -> None:
     )
 
 
+ACCOUNT_EVENT_CASE_ID = 0  # audit events about accounts, like the routing rules', belong to no case
+
+
+async def record_account_change(actor: Principal, action: str, fields: dict[str, Any], at: datetime) -> None:
+    """An admin's change of an account, in the audit chain (accounts sits below audit: wired here)."""
+    await append_event(
+        case_id=ACCOUNT_EVENT_CASE_ID,
+        actor=actor.username,
+        actor_role=actor.role,
+        action=action,
+        from_state=None,
+        to_state="account",
+        fields=fields,
+        at=at,
+    )
+
+
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> Litestar:
     """The app; ``clock`` is the time source of every service (tests pass a fake one)."""
     settings = settings or Settings.from_env()
@@ -116,12 +138,16 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     http_metrics = HttpMetrics()
     workflow = load_workflow(settings.workflows_dir / "case.yaml")
     catalogue = load_catalogue(settings.workflows_dir / "categories.yaml")
-    jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
-    accounts = AccountService(Passwords(settings.password_hash_profile), clock)
+    keyring = Keyring(settings.secret_key, settings.retired_secret_keys)
+    jwt_auth = build_jwt_auth(keyring, settings.token_ttl_minutes)
+    standings = AccountStandings(settings.account_check_seconds)
+    accounts = AccountService(
+        Passwords(settings.password_hash_profile), clock, standings, record=record_account_change
+    )
     rules = load_rules(settings.workflows_dir / "routing.yaml", catalogue)
     router = Router(rules, catalogue, open_cases=open_case_counts)
     sla = load_sla_config(settings.workflows_dir / "sla.yaml")
-    cases = CaseService(workflow, catalogue, settings.secret_key, clock, router=router, sla=sla)
+    cases = CaseService(workflow, catalogue, keyring, clock, router=router, sla=sla)
     sweeper = Sweeper(cases, sla, clock)
     sender = webhook_sender(settings, clock)
     mediation = install_mediation(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
@@ -168,7 +194,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             AuditController,
             MediationController,
             FollowUpController,
-            *web_routes(settings),
+            MyPasswordController,
+            *web_routes(settings, keyring),
             ReportController,
             RoutingRulesController,
             RoutingController,
@@ -208,6 +235,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "catalogue": catalogue,
                 "jwt_auth": jwt_auth,
                 "verified_tokens": {},  # accounts.auth.optional_principal
+                "account_standings": standings,  # accounts.auth and web.session ask it on each request
+                "keyring": keyring,
                 "accounts": accounts,
                 "cases": cases,
                 "mediation": mediation,

@@ -60,11 +60,15 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str = field(default="", repr=False)
+    # Secrets rotated out that tokens, sessions and access codes made with them still verify with.
+    retired_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     admin_password: str | None = field(default=None, repr=False)
     demo: bool = False
     var_dir: Path = PROJECT_ROOT / "var"
     workflows_dir: Path = PROJECT_ROOT / "workflows"
     token_ttl_minutes: int = 60
+    # How long a token or page session may go on after its account was disabled, changed or logged out.
+    account_check_seconds: float = 5.0
     # argon2 parameters: "default" for real use; "fast" only for the test suite.
     password_hash_profile: str = "default"
     migrate_on_start: bool = True
@@ -110,6 +114,10 @@ class Settings:
             var_dir=Path(env.get("JIESU_VAR_DIR", PROJECT_ROOT / "var")),
             workflows_dir=Path(env.get("JIESU_WORKFLOWS_DIR", PROJECT_ROOT / "workflows")),
             token_ttl_minutes=int(env.get("JIESU_TOKEN_TTL_MINUTES", "60")),
+            account_check_seconds=float(env.get("JIESU_ACCOUNT_CHECK_SECONDS", "5")),
+            retired_secret_keys=tuple(
+                key.strip() for key in env.get("JIESU_RETIRED_SECRET_KEYS", "").split(",") if key.strip()
+            ),
             password_hash_profile=env.get("JIESU_PASSWORD_HASH_PROFILE", "default"),
             migrate_on_start=_flag(env.get("JIESU_MIGRATE_ON_START"), True),
             web_secure_cookies=_flag(env.get("JIESU_WEB_SECURE_COOKIES"), False),

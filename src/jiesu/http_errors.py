@@ -42,6 +42,12 @@ class AlreadyExists(HTTPException):
     status_code = HTTP_409_CONFLICT
 
 
+class Conflict(HTTPException):
+    """409: the request clashes with the current state of what it changes."""
+
+    status_code = HTTP_409_CONFLICT
+
+
 class Unprocessable(HTTPException):
     """422: well-formed but unusable, e.g. an Idempotency-Key reused with another body."""
 

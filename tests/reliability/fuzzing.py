@@ -9,7 +9,7 @@ are pointed at real cases and real actions half of the time so they get past the
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +59,12 @@ class World:
     headers: dict[str, dict[str, str]]
     case_ids: list[int]
     actions: list[str]
+    # Logs the accounts in again: after an operation that may end their tokens (logout, password change).
+    refresh: Callable[[], None] = lambda: None
+
+
+# Operations that end the caller's (or another account's) tokens: the roles log in again after each call.
+SESSION_ENDING_PATHS = ("/api/auth/logout", "/api/me/password", "/api/users/{username}")
 
 
 # Open311 answers follow the GeoReport v2 contract (its own error list, XML by suffix), not this
@@ -115,7 +121,17 @@ def build_world(client: asgi.ASGIClient, actions: list[str]) -> World:
         headers=headers["disp"],
     )
     _ok(dispatched, 200)
-    return World(headers=headers, case_ids=case_ids, actions=actions)
+
+    def refresh() -> None:
+        for name in [*headers]:
+            if name in ("anonymous", "filer"):
+                continue
+            password = ADMIN_PASSWORD if name == "admin" else PASSWORD
+            response = client.post("/api/auth/token", json={"username": name, "password": password})
+            if response.status_code == 200:
+                headers[name] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    return World(headers=headers, case_ids=case_ids, actions=actions, refresh=refresh)
 
 
 @contextmanager
@@ -199,6 +215,8 @@ def _fuzz_operation(
     @given(case=cases, role=st.sampled_from(roles))
     def run(case: Any, role: str) -> None:
         response = case.call(headers=_auth_headers(operation, case, world.headers[role]))
+        if operation.path.startswith(SESSION_ENDING_PATHS):
+            world.refresh()
         report.requests += 1
         report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
         try:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.\-]{2,64}$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
@@ -26,6 +26,28 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
+    # A one-time password from an admin's reset: the token may only change it (POST /api/me/password).
+    must_change_password: bool = False
+
+
+class UserUpdate(_Input):
+    """What an admin may change of an account; fields left out stay as they are."""
+
+    active: StrictBool | None = None
+    role: Role | None = None
+    jurisdiction_code: Code | None = None  # null: city-wide (not for a worker)
+    display_name: Name | None = None
+
+
+class PasswordChange(_Input):
+    old_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    new_password: Password
+
+
+class PasswordReset(BaseModel):
+    username: str
+    one_time_password: str
+    must_change_password: Literal[True] = True
 
 
 class JurisdictionCreate(_Input):
@@ -71,3 +93,4 @@ class UserOut(BaseModel):
     categories: list[str]
     on_duty: bool
     capacity: int
+    active: bool = True

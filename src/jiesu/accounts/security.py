@@ -5,8 +5,9 @@ The HTTP side (the JWT middleware, guards, reading the bearer header) is jiesu.a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -25,6 +26,10 @@ class Principal:
     jurisdiction_code: str | None = None
     jurisdiction_path: str | None = None
     case_id: int | None = None  # only for access-code tokens
+    # The account's token version when the token or session was issued (accounts.standing checks it).
+    token_version: int = 0
+    # Set by accounts.standing from the account: a one-time password that must be changed first.
+    must_change_password: bool = False
 
     @property
     def is_staff(self) -> bool:
@@ -56,13 +61,39 @@ class Passwords:
             return False
 
 
+# Names no one may register or be given, compared case-insensitively: jiesu's own actors, the initial
+# admin, and the prefix erased accounts are renamed to.
+RESERVED_USERNAMES = frozenset(
+    {"admin", "administrator", "root", "system", "anonymous", "jiesu", "filer", "staff", "support", "null"}
+)
+RESERVED_PREFIXES = ("deleted-", "case-")
+
+
+def fold_username(username: str) -> str:
+    return username.strip().casefold()
+
+
+def is_reserved_username(username: str) -> bool:
+    folded = fold_username(username)
+    return folded in RESERVED_USERNAMES or folded.startswith(RESERVED_PREFIXES)
+
+
+def username_key(username: str) -> str:
+    """How a tombstone remembers an erased username: a hash of the folded name, not the name."""
+    return hashlib.sha256(f"jiesu-username:{fold_username(username)}".encode()).hexdigest()
+
+
+def with_standing(principal: Principal, must_change_password: bool) -> Principal:
+    return replace(principal, must_change_password=must_change_password)
+
+
 # jiesu itself: immediate acceptance and dispatch at intake, the sweeper.
 SYSTEM = Principal(username="system", role="system")
 
 
 def token_claims(principal: Principal) -> dict[str, Any]:
     """The claims a token carries besides its subject (the username)."""
-    claims: dict[str, Any] = {"role": principal.role}
+    claims: dict[str, Any] = {"role": principal.role, "tv": principal.token_version}
     if principal.jurisdiction_code:
         claims["jc"] = principal.jurisdiction_code
         claims["jp"] = principal.jurisdiction_path
@@ -78,4 +109,5 @@ def principal_from_claims(subject: str, claims: Mapping[str, Any]) -> Principal:
         jurisdiction_code=claims.get("jc"),
         jurisdiction_path=claims.get("jp"),
         case_id=claims.get("cid"),
+        token_version=int(claims.get("tv") or 0),
     )

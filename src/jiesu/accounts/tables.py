@@ -25,6 +25,18 @@ class User(Table, tablename="jiesu_user"):
     capacity = Integer(default=20)
     active = Boolean(default=True)
     created_at = Timestamptz()
+    # Raised by every change that must end the account's earlier tokens and sessions (they carry it).
+    token_version = Integer(default=0)
+    # Set by an admin's password reset: until changed, the account may only change its password.
+    must_change_password = Boolean(default=False)
+
+
+class UsernameTombstone(Table, tablename="jiesu_username_tombstone"):
+    """A username an erased account had: never given again. Kept as a hash of the folded name."""
+
+    id: Serial  # the implicit primary key Piccolo adds, declared for the type checker
+    name_key = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
 
 
 class LoginFailure(Table, tablename="jiesu_login_failure"):

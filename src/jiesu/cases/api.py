@@ -113,10 +113,16 @@ class CaseController(Controller):
             str | None, Parameter(header="Idempotency-Key", max_length=200, required=False)
         ] = None,
     ) -> FiledCaseOut:
-        actor = optional_principal(request)
+        actor = await optional_principal(request)
         filed = await cases.file_case(actor, data, idempotency_key)
         case_id = filed.case.inserted_id
-        viewer = actor or Principal(username="", role="filer", case_id=case_id)
+        # Only the answer that filed the case speaks to its filer; a replay of the Idempotency-Key
+        # shows an anonymous caller the case as anyone sees it: contact masked, no access code.
+        viewer = actor or (
+            Principal(username="", role="filer", case_id=case_id)
+            if filed.created
+            else Principal(username="", role="anonymous")
+        )
         routing = filed.routing or await routing_summary(case_id)
         return case_model(
             cases,
@@ -126,6 +132,7 @@ class CaseController(Controller):
             FiledCaseOut,
             access_code=filed.access_code,
             routing=routing,
+            replayed=not filed.created,
         )
 
     @get(

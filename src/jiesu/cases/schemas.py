@@ -107,7 +107,8 @@ class CaseOut(BaseModel):
 
 
 class FiledCaseOut(CaseOut):
-    access_code: str | None = None
+    access_code: str | None = None  # only when this request filed the case, never in a replay
+    replayed: bool = False  # the Idempotency-Key was used before: the case as it was filed then
     routing: dict[str, object] | None = None
 
 

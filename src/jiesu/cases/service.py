@@ -30,6 +30,7 @@ from jiesu.cases.tables import Case
 from jiesu.clock import Clock, system_clock
 from jiesu.db import current_engine, in_write_transaction, write_transaction
 from jiesu.errors import CaseConflict, Forbidden, NotFound, Unprocessable, field_error
+from jiesu.keys import Keyring
 from jiesu.notify.outbox import enqueue
 from jiesu.routing.catalogue import Catalogue
 from jiesu.routing.router import count_return
@@ -46,10 +47,19 @@ RELATION_ROLES = {"filer": "resident", "assignee": "worker"}
 CLOSING_OUTCOMES = {"reject": "rejected", "merge": "merged", "withdraw": "withdrawn"}
 
 
+def _code(digest: bytes) -> str:
+    raw = int.from_bytes(digest[:8], "big")
+    chars = []
+    for _ in range(10):
+        raw, index = divmod(raw, len(ACCESS_CODE_ALPHABET))
+        chars.append(ACCESS_CODE_ALPHABET[index])
+    return "".join(chars)
+
+
 @dataclass(frozen=True)
 class FiledCase:
     case: CaseRecord
-    access_code: str | None
+    access_code: str | None  # only in the answer that created the case, never in a replay
     created: bool
     routing: dict[str, Any] | None = None  # the router's decision, when this request made it
 
@@ -78,7 +88,7 @@ class CaseService:
         self,
         workflow: Workflow,
         catalogue: Catalogue,
-        secret_key: str,
+        keys: Keyring,
         clock: Clock = system_clock,
         router: Router | None = None,
         sla: SlaConfig | None = None,
@@ -88,7 +98,7 @@ class CaseService:
         self.workflow = workflow
         self.states = workflow.states
         self.catalogue = catalogue
-        self._secret = secret_key.encode()
+        self._keys = keys
         self.clock = clock
         self.router = router
         self.sla = sla
@@ -161,24 +171,31 @@ class CaseService:
     # ---- filing -----------------------------------------------------------------------------
 
     def access_code(self, case: CaseRecord) -> str | None:
-        """Derived from the secret and a per-case nonce, so a retried filing can be answered again."""
-        nonce = case.access_code_hash
-        if not nonce:
-            return None
-        digest = hmac.new(self._secret, f"access:{case.tracking_no}:{nonce}".encode(), "sha256")
-        raw = int.from_bytes(digest.digest()[:8], "big")
-        chars = []
-        for _ in range(10):
-            raw, index = divmod(raw, len(ACCESS_CODE_ALPHABET))
-            chars.append(ACCESS_CODE_ALPHABET[index])
-        return "".join(chars)
+        """Derived from the access-codes key and a per-case nonce kept as ``<key id>:<nonce>``, so
+        a rotated secret (kept as retired) does not change the codes made before."""
+        codes = self._access_codes(case)
+        return codes[0] if codes else None
+
+    def _access_codes(self, case: CaseRecord) -> list[str]:
+        stored = case.access_code_hash
+        if not stored:
+            return []
+        kid, _, nonce = stored.rpartition(":")
+        message = f"access:{case.tracking_no}:{nonce}".encode()
+        if kid:
+            key = self._keys.key("access-codes", kid)
+            return [] if key is None else [_code(hmac.new(key, message, "sha256").digest())]
+        # Filed before keys were derived: the code came from the secret itself (any of the keyring's).
+        secrets_known = (self._keys.current, *self._keys.retired)
+        return [_code(hmac.new(secret.encode(), message, "sha256").digest()) for secret in secrets_known]
 
     async def find_by_access_code(self, tracking_no: str, code: str) -> CaseRecord | None:
         case = await queries.case_by_tracking_no(tracking_no)
-        expected = self.access_code(case) if case else None
-        if case is None or expected is None:
+        if case is None:
             return None
-        return case if hmac.compare_digest(expected, code.strip().upper()) else None
+        given = code.strip().upper().encode()
+        matches = [hmac.compare_digest(expected.encode(), given) for expected in self._access_codes(case)]
+        return case if any(matches) else None
 
     def _idempotency_scope(self, actor: Principal | None, key: str) -> str:
         owner = actor.username if actor else "anonymous"
@@ -212,7 +229,9 @@ class CaseService:
             raise Unprocessable(
                 "Idempotency-Key: this key was already used with a different request body",
             )
-        return FiledCase(outcome.case, self.access_code(outcome.case), outcome.created, outcome.routing)
+        # A replay (the same key again) proves no more than the key: no access code in its answer.
+        code = self.access_code(outcome.case) if outcome.created else None
+        return FiledCase(outcome.case, code, outcome.created, outcome.routing)
 
     async def _contact_of(self, actor: Principal | None, data: CaseCreate) -> tuple[str, str]:
         if data.contact is not None:
@@ -276,7 +295,7 @@ class CaseService:
             channel=channel,
             contact_name=contact_name,
             contact_phone=contact_phone,
-            access_code_hash=None if resident else secrets.token_hex(8),
+            access_code_hash=None if resident else f"{self._keys.kid}:{secrets.token_hex(8)}",
             idempotency_key=scoped_key,
             request_hash=request_hash,
             received_at=now,

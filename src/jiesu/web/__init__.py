@@ -1,13 +1,12 @@
 """The web pages: server-rendered with Jinja, a cookie session carrying the API's Principal, CSRF on forms.
 
-``web_routes(settings)`` gives the router to mount and ``template_config()`` the template engine; the
+``web_routes(settings, keys)`` gives the router to mount and ``template_config()`` the template engine; the
 session and CSRF middleware sit on this router only, so the bearer-token API is untouched by them. The
 pages opt out of the JWT middleware (``allow_anonymous``) and check the session themselves.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 from urllib.parse import quote
 
@@ -29,9 +28,10 @@ from litestar.status_codes import (
 
 from jiesu.config import Settings
 from jiesu.errors import Forbidden, NotFound
+from jiesu.keys import Keyring
 from jiesu.web.controllers import PAGE_CONTROLLERS
 from jiesu.web.pages import PREFIX, STATIC_DIR, render, see_other, template_config
-from jiesu.web.session import LoginRequired, session_middleware
+from jiesu.web.session import LoginRequired, SessionStandingMiddleware, session_middleware
 
 __all__ = ["template_config", "web_routes"]
 
@@ -78,9 +78,9 @@ async def root() -> Redirect:
     return see_other(f"{PREFIX}/")
 
 
-def web_routes(settings: Settings) -> list[Any]:
+def web_routes(settings: Settings, keys: Keyring) -> list[Any]:
     secure_cookies = settings.web_secure_cookies
-    csrf_secret = hashlib.sha256(f"jiesu-web-csrf:{settings.secret_key}".encode()).hexdigest()
+    csrf_secret = keys.current_key("csrf").hex()
     csrf = CSRFConfig(
         secret=csrf_secret,
         cookie_name=CSRF_COOKIE,
@@ -93,7 +93,8 @@ def web_routes(settings: Settings) -> list[Any]:
         path=PREFIX,
         route_handlers=PAGE_CONTROLLERS,
         middleware=[
-            session_middleware(settings.secret_key, secure_cookies),
+            session_middleware(keys, secure_cookies),
+            SessionStandingMiddleware,
             DefineMiddleware(CSRFMiddleware, config=csrf),
         ],
         exception_handlers={

@@ -48,6 +48,7 @@ from jiesu.web.mediation import (
 from jiesu.web.messages import NOT_A_DATE, Msg, from_conflict
 from jiesu.web.pages import PREFIX, display_tz, gettext, render, safe_next, see_other, when
 from jiesu.web.session import (
+    PASSWORD_PAGE,
     TRACKED_LIMIT,
     LoginRequired,
     filer_principal,
@@ -78,6 +79,11 @@ CHANGED_MEANWHILE = N_("Someone changed this case in the meantime. Please look a
 PHOTO_RETRY = N_("Please choose the photo again.")
 BAD_DATE = NOT_A_DATE
 PERIOD_ORDER = N_("The start must not be after the end.")
+WRONG_OLD_PASSWORD = N_("The old password is not right.")
+SHORT_PASSWORD = N_("Please use at least 8 characters.")
+PASSWORDS_DIFFER = N_("The two new passwords are not the same.")
+SAME_PASSWORD = N_("Please choose a password other than the old one.")
+PASSWORD_MIN, PASSWORD_MAX = 8, 200
 
 
 def _cases(request: Request[Any, Any, Any]) -> CaseService:
@@ -183,12 +189,51 @@ class AccountPages(Controller):
                 next_path=next_path,
             )
         request.set_session({"user": principal_to_session(principal), "tracked": []})
+        if principal.must_change_password:
+            return see_other(PASSWORD_PAGE)
         return see_other(next_path or HOME_BY_ROLE.get(principal.role, f"{PREFIX}/"))
 
     @post("/logout")
     async def logout(self, request: Request) -> Redirect:
+        """Ends the session on the server too: the account's token version moves on (every device)."""
+        user = session_user(request)
+        if user is not None:
+            await request.app.state.accounts.logout(user)
         request.clear_session()
         return see_other(f"{PREFIX}/")
+
+    @get("/password", guards=[login_required])
+    async def password_form(self, request: Request) -> Template:
+        user = session_user(request)
+        return render(request, "password.html", must_change=bool(user and user.must_change_password))
+
+    @post("/password", guards=[login_required])
+    async def change_password(self, request: Request) -> Template | Redirect:
+        user = session_user(request)
+        assert user is not None
+        form = await request.form()
+        old, new, again = (
+            str(form.get(name) or "") for name in ("old_password", "new_password", "new_password_again")
+        )
+        errors: dict[str, str] = {}
+        if not old:
+            errors["old_password"] = N_("Please fill in this field.")
+        if not PASSWORD_MIN <= len(new) <= PASSWORD_MAX:
+            errors["new_password"] = SHORT_PASSWORD
+        elif new != again:
+            errors["new_password_again"] = PASSWORDS_DIFFER
+        elif new == old:
+            errors["new_password"] = SAME_PASSWORD
+        if not errors:
+            try:
+                principal = await request.app.state.accounts.change_password(user, old, new)
+            except InvalidInput:
+                errors["old_password"] = WRONG_OLD_PASSWORD
+        if errors:
+            must_change = user.must_change_password
+            return render(request, "password.html", 400, errors=errors, must_change=must_change)
+        request.set_session({"user": principal_to_session(principal), "tracked": tracked_ids(request)})
+        return see_other(HOME_BY_ROLE.get(principal.role, f"{PREFIX}/"))
 
     @get("/lang/{code:str}")
     async def switch_language(self, code: str, next_path: str | None = None) -> Redirect:
@@ -278,7 +323,7 @@ class ResidentPages(Controller):
             if stored is not None:
                 stored.unlink(missing_ok=True)
             raise
-        if actor is None:
+        if actor is None and filed.created:  # a replay of the form's key proves nothing more
             _remember_tracked(request, filed.case.inserted_id)
         return render(request, "filed.html", case=filed.case, access_code=filed.access_code)
 

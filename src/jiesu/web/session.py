@@ -1,18 +1,26 @@
-"""The page session: the same Principal as the API's bearer token, kept in an encrypted cookie."""
+"""The page session: the same Principal as the API's bearer token, kept in an encrypted cookie.
+
+The cookie carries the account's token version; ``SessionStandingMiddleware`` asks the account's
+standing (``jiesu.accounts.standing``) on every page request, so a session ends with its account's
+disabling, role or jurisdiction change, password change, erasure or logout, like the bearer tokens.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
+from litestar import Litestar
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.session import SessionMiddleware
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
-from litestar.types import ASGIApp
+from litestar.response.redirect import ASGIRedirectResponse as ASGIRedirect
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from jiesu.accounts.security import FILER_ROLE, Principal
+from jiesu.accounts.standing import AccountStandings
+from jiesu.keys import Keyring
 
 SESSION_COOKIE = "jiesu_session"
 SESSION_MAX_AGE = 8 * 3600
@@ -23,9 +31,14 @@ class LoginRequired(Exception):
     """Raised by the page guard; the router turns it into a redirect to the login page."""
 
 
-def session_config(secret_key: str, secure: bool) -> CookieBackendConfig:
-    # A key of its own, derived from the app secret, so the session cookie and the tokens never share one.
-    key = hashlib.sha256(f"jiesu-web-session:{secret_key}".encode()).digest()
+# Pages a session whose account must change its one-time password may still reach.
+PASSWORD_PAGE = "/web/password"
+OPEN_WHILE_PASSWORD_MUST_CHANGE = (PASSWORD_PAGE, "/web/logout", "/web/static/", "/web/lang/")
+
+
+def session_config(keys: Keyring, secure: bool) -> CookieBackendConfig:
+    # A key of its own (jiesu.keys), so the session cookie and the tokens never share one.
+    key = keys.current_key("sessions")
     return CookieBackendConfig(
         secret=key,
         key=SESSION_COOKIE,
@@ -44,8 +57,8 @@ class PageSessionMiddleware(SessionMiddleware):
         super().__init__(app, backend=ClientSideSessionBackend(config=config))
 
 
-def session_middleware(secret_key: str, secure: bool) -> DefineMiddleware:
-    return DefineMiddleware(PageSessionMiddleware, config=session_config(secret_key, secure))
+def session_middleware(keys: Keyring, secure: bool) -> DefineMiddleware:
+    return DefineMiddleware(PageSessionMiddleware, config=session_config(keys, secure))
 
 
 def principal_to_session(principal: Principal) -> dict[str, Any]:
@@ -54,12 +67,11 @@ def principal_to_session(principal: Principal) -> dict[str, Any]:
         "r": principal.role,
         "jc": principal.jurisdiction_code,
         "jp": principal.jurisdiction_path,
+        "tv": principal.token_version,
     }
 
 
-def session_user(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    data = connection.scope.get("session") or {}
-    stored = data.get("user") if isinstance(data, dict) else None
+def _stored_principal(stored: Any) -> Principal | None:
     if not isinstance(stored, dict) or not stored.get("u"):
         return None
     return Principal(
@@ -67,7 +79,39 @@ def session_user(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | 
         role=stored["r"],
         jurisdiction_code=stored.get("jc"),
         jurisdiction_path=stored.get("jp"),
+        token_version=int(stored.get("tv") or 0),
+        must_change_password=bool(stored.get("mc")),
     )
+
+
+def session_user(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    data = connection.scope.get("session") or {}
+    return _stored_principal(data.get("user") if isinstance(data, dict) else None)
+
+
+class SessionStandingMiddleware:
+    """After the session middleware: drops the session's user when the account no longer backs it, and
+    sends a user whose one-time password must be changed to the password page."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = scope.get("session")
+        principal = _stored_principal(session.get("user")) if isinstance(session, dict) else None
+        if scope["type"] == "http" and isinstance(session, dict) and principal is not None:
+            standings: AccountStandings = Litestar.from_scope(scope).state.account_standings
+            current = await standings.current(principal)
+            if current is None:
+                session.pop("user", None)
+            else:
+                session["user"]["mc"] = current.must_change_password
+                path = scope["path"]
+                if current.must_change_password and not path.startswith(OPEN_WHILE_PASSWORD_MUST_CHANGE):
+                    redirect = ASGIRedirect(path=PASSWORD_PAGE, status_code=303)
+                    await redirect(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def tracked_ids(connection: ASGIConnection[Any, Any, Any, Any]) -> list[int]:
