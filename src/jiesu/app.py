@@ -21,6 +21,7 @@ from jiesu.accounts.api import (
     UserController,
 )
 from jiesu.accounts.auth import build_jwt_auth
+from jiesu.accounts.lockout import HashSlots, Throttle
 from jiesu.accounts.security import Passwords
 from jiesu.accounts.service import AccountService
 from jiesu.audit import rights as audit_rights
@@ -47,6 +48,7 @@ from jiesu.open311.api import Open311Controller, Open311KeyController
 from jiesu.open311.keys import KeyService
 from jiesu.ops import http as observability
 from jiesu.ops.api import metrics_endpoint
+from jiesu.ops.backup import hold_database
 from jiesu.ops.http import log_unexpected
 from jiesu.ops.logs import configure_logging, get_logger
 from jiesu.ops.metrics import HttpMetrics
@@ -114,7 +116,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     workflow = load_workflow(settings.workflows_dir / "case.yaml")
     catalogue = load_catalogue(settings.workflows_dir / "categories.yaml")
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
-    accounts = AccountService(Passwords(settings.password_hash_profile), clock)
+    accounts = AccountService(
+        Passwords(settings.password_hash_profile), clock, HashSlots(settings.password_hash_concurrency)
+    )
     rules = load_rules(settings.workflows_dir / "routing.yaml", catalogue)
     router = Router(rules, catalogue, open_cases=open_case_counts)
     sla = load_sla_config(settings.workflows_dir / "sla.yaml")
@@ -128,6 +132,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # `jiesu restore` refuses a database a server holds.
+        async with hold_database(settings.database_url), serving(app):
+            yield
+
+    @asynccontextmanager
+    async def serving(app: Litestar) -> AsyncIterator[None]:
         await db.start(settings.database_url, migrate=settings.migrate_on_start)
         get_logger("jiesu").info("started", database="sqlite" if settings.is_sqlite else "postgresql")
         try:
@@ -197,6 +207,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "jwt_auth": jwt_auth,
                 "verified_tokens": {},  # accounts.auth.optional_principal
                 "accounts": accounts,
+                "throttle": Throttle(clock, settings.failed_attempts_per_address),
                 "cases": cases,
                 "mediation": mediation,
                 "reports": reports,

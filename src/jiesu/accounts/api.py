@@ -7,8 +7,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
-from jiesu.accounts import lockout
 from jiesu.accounts.auth import issue_token, require_roles
+from jiesu.accounts.lockout import LOGIN, REGISTER, Throttle
 from jiesu.accounts.schemas import (
     JurisdictionCreate,
     JurisdictionOut,
@@ -22,6 +22,7 @@ from jiesu.accounts.security import STAFF
 from jiesu.accounts.service import AccountService, user_out
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.http_errors import OPEN_TO_ANONYMOUS, AccountLocked, AlreadyExists
+from jiesu.limits.http import client_address
 
 STAFF_ONLY = [NotAuthorizedException, PermissionDeniedException]
 
@@ -46,13 +47,15 @@ class AuthController(Controller):
     async def token(
         self, request: Request[Any, Any, Any], data: LoginRequest, accounts: AccountService
     ) -> TokenResponse:
-        failures = await lockout.check_not_locked(data.username, accounts.clock())
-        principal = await accounts.authenticate(data.username, data.password)
+        throttle: Throttle = request.app.state.throttle
+        principal = await throttle.guard(
+            LOGIN,
+            data.username,
+            client_address(request),
+            lambda: accounts.authenticate(data.username, data.password),
+        )
         if principal is None:
-            await lockout.record_failure(data.username, accounts.clock())
             raise NotAuthorizedException("username or password is wrong")
-        if failures:
-            await lockout.clear_failures(data.username)
         auth = request.app.state.jwt_auth
         return TokenResponse(
             access_token=issue_token(auth, principal),
@@ -100,6 +103,18 @@ class ResidentController(Controller):
     tags = ["accounts"]
     dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
 
-    @post("/", summary="Register as a resident", security=OPEN_TO_ANONYMOUS, raises=[AlreadyExists])
-    async def register(self, data: ResidentRegister, accounts: AccountService) -> UserOut:
-        return await accounts.register_resident(data)
+    @post(
+        "/",
+        summary="Register as a resident",
+        security=OPEN_TO_ANONYMOUS,
+        raises=[AlreadyExists, AccountLocked],
+    )
+    async def register(
+        self, request: Request[Any, Any, Any], data: ResidentRegister, accounts: AccountService
+    ) -> UserOut:
+        throttle: Throttle = request.app.state.throttle
+        registered = await throttle.guard(
+            REGISTER, None, client_address(request), lambda: accounts.register_resident(data)
+        )
+        assert registered is not None  # register_resident returns the user or raises
+        return registered

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import anyio
-
+from jiesu.accounts.lockout import HashSlots
+from jiesu.accounts.policy import check_password_policy
 from jiesu.accounts.schemas import (
     JurisdictionCreate,
     JurisdictionOut,
@@ -47,9 +47,21 @@ def user_out(row: dict[str, Any]) -> UserOut:
 
 
 class AccountService:
-    def __init__(self, passwords: Passwords, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, passwords: Passwords, clock: Clock = system_clock, hash_slots: HashSlots | None = None
+    ) -> None:
         self.passwords = passwords
         self.clock = clock
+        self.hash_slots = hash_slots or HashSlots()
+
+    async def hash_password(self, password: str, field: str = "password") -> str:
+        """The hash of a new password: the policy first, then argon2 in one of the hashing slots."""
+        check_password_policy(password, field)
+        return await self.hash_slots.run(self.passwords.hash, password)
+
+    async def verify_password(self, password_hash: str | None, password: str) -> bool:
+        """Constant work whether or not there is a hash, in one of the hashing slots."""
+        return await self.hash_slots.run(self.passwords.verify, password_hash, password)
 
     async def create_jurisdiction(self, data: JurisdictionCreate) -> JurisdictionOut:
         expected_parent = PARENT_LEVEL[data.level]
@@ -83,7 +95,7 @@ class AccountService:
     async def create_user(self, data: UserCreate) -> UserOut:
         if data.role == "worker" and not data.jurisdiction_code:
             raise field_error("jurisdiction_code", "a worker belongs to a jurisdiction")
-        password_hash = await anyio.to_thread.run_sync(self.passwords.hash, data.password)
+        password_hash = await self.hash_password(data.password)
         async with write_transaction():
             if data.jurisdiction_code:
                 await require_jurisdiction(data.jurisdiction_code)
@@ -126,7 +138,7 @@ class AccountService:
             .first()
         )
         stored = row["password_hash"] if row and row["active"] else None
-        ok = await anyio.to_thread.run_sync(self.passwords.verify, stored, password)
+        ok = await self.verify_password(stored, password)
         if not ok or row is None:
             return None
         path = None
