@@ -24,6 +24,7 @@ from jiesu.accounts.api import (
     UserController,
 )
 from jiesu.accounts.auth import build_jwt_auth
+from jiesu.accounts.lockout import HashSlots, Throttle
 from jiesu.accounts.security import Passwords, Principal
 from jiesu.accounts.service import AccountService
 from jiesu.accounts.standing import AccountStandings
@@ -54,6 +55,7 @@ from jiesu.open311.api import Open311Controller, Open311KeyController
 from jiesu.open311.keys import KeyService
 from jiesu.ops import http as observability
 from jiesu.ops.api import metrics_endpoint
+from jiesu.ops.backup import hold_database
 from jiesu.ops.http import log_unexpected
 from jiesu.ops.logs import configure_logging, get_logger
 from jiesu.ops.metrics import HttpMetrics
@@ -142,7 +144,11 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     jwt_auth = build_jwt_auth(keyring, settings.token_ttl_minutes)
     standings = AccountStandings(settings.account_check_seconds)
     accounts = AccountService(
-        Passwords(settings.password_hash_profile), clock, standings, record=record_account_change
+        Passwords(settings.password_hash_profile),
+        clock,
+        standings,
+        record=record_account_change,
+        hash_slots=HashSlots(settings.password_hash_concurrency),
     )
     rules = load_rules(settings.workflows_dir / "routing.yaml", catalogue)
     router = Router(rules, catalogue, open_cases=open_case_counts)
@@ -160,6 +166,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # `jiesu restore` refuses a database a server holds.
+        async with hold_database(settings.database_url), serving(app):
+            yield
+
+    @asynccontextmanager
+    async def serving(app: Litestar) -> AsyncIterator[None]:
         await db.start(settings.database_url, migrate=settings.migrate_on_start)
         get_logger("jiesu").info("started", database="sqlite" if settings.is_sqlite else "postgresql")
         try:
@@ -238,6 +250,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "account_standings": standings,  # accounts.auth and web.session ask it on each request
                 "keyring": keyring,
                 "accounts": accounts,
+                "throttle": Throttle(clock, settings.failed_attempts_per_address),
                 "cases": cases,
                 "mediation": mediation,
                 "reports": reports,

@@ -86,6 +86,17 @@ class Settings:
     # Anonymous filings allowed per client address and minute (0: no limit); see jiesu.limits.rate.
     anonymous_intake_per_minute: int = 20
     open311_rate_per_minute: int = 60
+    # Open311 reads (the public listing and single requests) per client address and minute (0: no limit).
+    open311_reads_per_minute: int = 60
+    # Failed logins, tracking codes and registrations per client address within 15 minutes (0: no limit).
+    failed_attempts_per_address: int = 30
+    # Password hashes (argon2id, 64 MiB each) run at once per process; more get 429 at once.
+    password_hash_concurrency: int = 2
+    # Photos one case may hold; writes are refused (507) below this much free disk under var_dir.
+    max_photos_per_case: int = 20
+    min_free_disk_mb: int = 100
+    # When set, GET /metrics needs "Authorization: Bearer <this>".
+    metrics_token: str | None = field(default=None, repr=False)
     # Cases closed longer ago than this are anonymised; 0 turns automatic anonymisation off.
     retention_days: int = 0
     retention_interval_seconds: float = 3600.0
@@ -131,6 +142,12 @@ class Settings:
             webhook_timeout_seconds=float(env.get("JIESU_WEBHOOK_TIMEOUT", "10")),
             anonymous_intake_per_minute=int(env.get("JIESU_ANONYMOUS_INTAKE_PER_MINUTE", "20")),
             open311_rate_per_minute=int(env.get("JIESU_OPEN311_RATE_PER_MINUTE", "60")),
+            open311_reads_per_minute=int(env.get("JIESU_OPEN311_READS_PER_MINUTE", "60")),
+            failed_attempts_per_address=int(env.get("JIESU_FAILED_ATTEMPTS_PER_ADDRESS", "30")),
+            password_hash_concurrency=int(env.get("JIESU_PASSWORD_HASH_CONCURRENCY", "2")),
+            max_photos_per_case=int(env.get("JIESU_MAX_PHOTOS_PER_CASE", "20")),
+            min_free_disk_mb=int(env.get("JIESU_MIN_FREE_DISK_MB", "100")),
+            metrics_token=env.get("JIESU_METRICS_TOKEN") or None,
             retention_days=int(env.get("JIESU_RETENTION_DAYS", "0")),
             retention_interval_seconds=float(env.get("JIESU_RETENTION_INTERVAL_SECONDS", "3600")),
             log_level=env.get("JIESU_LOG_LEVEL", "INFO"),

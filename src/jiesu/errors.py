@@ -64,6 +64,10 @@ class TooManyRequests(JiesuError):
         self.retry_after = retry_after
 
 
+class InsufficientStorage(JiesuError):
+    """The server has too little free disk space to store the write (507)."""
+
+
 # What a check raises to refuse an action (the batched intake then tries another worker).
 REFUSALS: tuple[type[JiesuError], ...] = (InvalidInput, Forbidden, CaseConflict)
 

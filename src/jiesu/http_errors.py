@@ -23,6 +23,7 @@ from litestar.status_codes import (
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_507_INSUFFICIENT_STORAGE,
 )
 from litestar.types import ExceptionHandlersMap
 
@@ -86,6 +87,7 @@ STATUS_OF: dict[type[errors.JiesuError], int] = {
     errors.Conflict: HTTP_409_CONFLICT,
     errors.Unprocessable: HTTP_422_UNPROCESSABLE_ENTITY,
     errors.TooManyRequests: HTTP_429_TOO_MANY_REQUESTS,
+    errors.InsufficientStorage: HTTP_507_INSUFFICIENT_STORAGE,
 }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jiesu.config import Settings
 from jiesu.db import is_postgres_url
-from tests.conftest import Api, reset_postgres
+from tests.conftest import Api, database_beside, reset_postgres
 
 
 @dataclass
@@ -68,8 +68,9 @@ async def test_backup_while_writing_restores_into_an_empty_database_that_verifie
     assert filed_at_end > filed_at_start  # the server kept writing while the backup ran
 
     if is_postgres_url(settings.database_url):
-        await reset_postgres(settings.database_url)  # the same database, emptied
-        target = settings.database_url
+        # Another, empty database: the server still holds this one, and a restore into it is refused.
+        target = await database_beside(settings.database_url, "restored")
+        await reset_postgres(target)
     else:
         target = f"sqlite:///{tmp_path / 'restored' / 'jiesu.db'}"
     restored = await jiesu(target, tmp_path, "restore", str(backup_file))

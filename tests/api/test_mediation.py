@@ -527,3 +527,13 @@ async def test_concurrent_last_signatures_freeze_the_agreement_once(api: Api) ->
     assert (await call(api, "alice", "GET", case_id, "/agreement", 200))["status"] == "frozen"
     events = (await api.as_user("w1", "GET", f"/api/cases/{case_id}/events")).json()
     assert [e["action"] for e in events].count("agreement_freeze") == 1
+
+
+async def test_the_printable_agreement_page_carries_a_strict_content_security_policy(api: Api) -> None:
+    case_id, (alice, bob, _) = await started(api)
+    await call(api, "w1", "PUT", case_id, "/agreement", 200, **agreement_body(alice, bob))
+    page = await call(api, "w1", "GET", case_id, "/agreement/page", 200)
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+    assert page.headers["cache-control"] == "no-store"  # the agreement names the parties
+    assert page.headers["x-content-type-options"] == "nosniff"

@@ -8,8 +8,8 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from jiesu.accounts import lockout
 from jiesu.accounts.auth import issue_token, optional_principal, require_roles
+from jiesu.accounts.lockout import LOGIN, REGISTER, Throttle
 from jiesu.accounts.schemas import (
     JurisdictionCreate,
     JurisdictionOut,
@@ -26,6 +26,7 @@ from jiesu.accounts.security import STAFF, Principal
 from jiesu.accounts.service import AccountService, user_out
 from jiesu.accounts.tables import Jurisdiction, User
 from jiesu.http_errors import OPEN_TO_ANONYMOUS, AccountLocked, AlreadyExists, Conflict
+from jiesu.limits.http import client_address
 
 STAFF_ONLY = [NotAuthorizedException, PermissionDeniedException]
 
@@ -50,13 +51,15 @@ class AuthController(Controller):
     async def token(
         self, request: Request[Any, Any, Any], data: LoginRequest, accounts: AccountService
     ) -> TokenResponse:
-        failures = await lockout.check_not_locked(data.username, accounts.clock())
-        principal = await accounts.authenticate(data.username, data.password)
+        throttle: Throttle = request.app.state.throttle
+        principal = await throttle.guard(
+            LOGIN,
+            data.username,
+            client_address(request),
+            lambda: accounts.authenticate(data.username, data.password),
+        )
         if principal is None:
-            await lockout.record_failure(data.username, accounts.clock())
             raise NotAuthorizedException("username or password is wrong")
-        if failures:
-            await lockout.clear_failures(data.username)
         return token_response(request, principal)
 
     @post(
@@ -165,6 +168,18 @@ class ResidentController(Controller):
     tags = ["accounts"]
     dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
 
-    @post("/", summary="Register as a resident", security=OPEN_TO_ANONYMOUS, raises=[AlreadyExists])
-    async def register(self, data: ResidentRegister, accounts: AccountService) -> UserOut:
-        return await accounts.register_resident(data)
+    @post(
+        "/",
+        summary="Register as a resident",
+        security=OPEN_TO_ANONYMOUS,
+        raises=[AlreadyExists, AccountLocked],
+    )
+    async def register(
+        self, request: Request[Any, Any, Any], data: ResidentRegister, accounts: AccountService
+    ) -> UserOut:
+        throttle: Throttle = request.app.state.throttle
+        registered = await throttle.guard(
+            REGISTER, None, client_address(request), lambda: accounts.register_resident(data)
+        )
+        assert registered is not None  # register_resident returns the user or raises
+        return registered

@@ -28,7 +28,16 @@ from jiesu.keys import Keyring
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
 
-PUBLIC_PATHS = ["/health", "/schema", "/metrics", "/api/auth/", "/api/residents$", "/api/track$"]
+# Anchored: Litestar searches these anywhere in the path, so "/health" alone would open /x/health too.
+# /metrics checks its own bearer token (JIESU_METRICS_TOKEN, jiesu.ops.api).
+PUBLIC_PATHS = [
+    r"^/health$",
+    r"^/schema(?:/.*)?$",
+    r"^/metrics$",
+    r"^/api/auth/token/?$",
+    r"^/api/residents/?$",
+    r"^/api/track/?$",
+]
 # Tokens this app checked, until they expire (the app's state holds them): decoding costs more than
 # the rest of a request's authentication (PERFORMANCE.md). The account's standing is checked anyway.
 VERIFIED_TOKENS_KEPT = 10_000

@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-import anyio
 from piccolo.query import WhereRaw
 
+from jiesu.accounts.lockout import HashSlots
+from jiesu.accounts.policy import check_password_policy
 from jiesu.accounts.schemas import (
     JurisdictionCreate,
     JurisdictionOut,
@@ -88,11 +89,22 @@ class AccountService:
         clock: Clock = system_clock,
         standings: AccountStandings | None = None,
         record: ChangeRecorder = _no_record,
+        hash_slots: HashSlots | None = None,
     ) -> None:
         self.passwords = passwords
         self.clock = clock
         self.standings = standings or AccountStandings(0)
         self.record = record
+        self.hash_slots = hash_slots or HashSlots()
+
+    async def hash_password(self, password: str, field: str = "password") -> str:
+        """The hash of a new password: the policy first, then argon2 in one of the hashing slots."""
+        check_password_policy(password, field)
+        return await self.hash_slots.run(self.passwords.hash, password)
+
+    async def verify_password(self, password_hash: str | None, password: str) -> bool:
+        """Constant work whether or not there is a hash, in one of the hashing slots."""
+        return await self.hash_slots.run(self.passwords.verify, password_hash, password)
 
     async def create_jurisdiction(self, data: JurisdictionCreate) -> JurisdictionOut:
         expected_parent = PARENT_LEVEL[data.level]
@@ -128,7 +140,7 @@ class AccountService:
             raise field_error("jurisdiction_code", "a worker belongs to a jurisdiction")
         if not reserved_ok and is_reserved_username(data.username):
             raise field_error("username", f"{data.username!r} is reserved: choose another username")
-        password_hash = await anyio.to_thread.run_sync(self.passwords.hash, data.password)
+        password_hash = await self.hash_password(data.password)
         async with write_transaction():
             if data.jurisdiction_code:
                 await require_jurisdiction(data.jurisdiction_code)
@@ -177,7 +189,7 @@ class AccountService:
             .first()
         )
         stored = row["password_hash"] if row and row["active"] else None
-        ok = await anyio.to_thread.run_sync(self.passwords.verify, stored, password)
+        ok = await self.verify_password(stored, password)
         if not ok or row is None:
             return None
         return await self._principal(row)
@@ -260,12 +272,12 @@ class AccountService:
         if actor.role == FILER_ROLE:
             raise field_error("old_password", "an access-code holder has no password")
         row = await self._user(actor.username)
-        ok = await anyio.to_thread.run_sync(self.passwords.verify, row["password_hash"], old_password)
+        ok = await self.verify_password(row["password_hash"], old_password)
         if not ok or not row["active"]:
             raise field_error("old_password", "the old password is not right")
         if new_password == old_password:
             raise field_error("new_password", "the new password must differ from the old one")
-        new_hash = await anyio.to_thread.run_sync(self.passwords.hash, new_password)
+        new_hash = await self.hash_password(new_password, "new_password")
         async with write_transaction():
             # Guarded by the version read above: a reset or a disabling meanwhile wins.
             await User.update(
@@ -285,7 +297,7 @@ class AccountService:
     async def reset_password(self, actor: Principal, username: str) -> PasswordReset:
         """An admin sets a one-time password: until it is changed the account can only change it."""
         one_time = secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)
-        new_hash = await anyio.to_thread.run_sync(self.passwords.hash, one_time)
+        new_hash = await self.hash_slots.run(self.passwords.hash, one_time)
         async with write_transaction():
             row = await self._user(username)
             if not row["active"]:

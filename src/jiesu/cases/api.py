@@ -17,6 +17,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from jiesu.accounts.auth import issue_token, optional_principal, require_roles
+from jiesu.accounts.lockout import TRACK, Throttle
 from jiesu.accounts.security import Principal
 from jiesu.audit.tables import CaseEvent
 from jiesu.audit.texts import reveal_events
@@ -35,7 +36,8 @@ from jiesu.cases.schemas import (
     TrackResponse,
 )
 from jiesu.cases.service import CaseService, decode_cursor, encode_cursor
-from jiesu.http_errors import OPEN_TO_ANONYMOUS, CaseConflict, Unprocessable
+from jiesu.http_errors import OPEN_TO_ANONYMOUS, AccountLocked, CaseConflict, Unprocessable
+from jiesu.limits.http import client_address
 from jiesu.limits.input import MAX_ID
 from jiesu.privacy import mask_name, mask_phone
 from jiesu.routing.router import routing_summary
@@ -242,12 +244,18 @@ class TrackController(Controller):
         status_code=200,
         summary="Exchange a tracking number and access code for a token",
         security=OPEN_TO_ANONYMOUS,
-        raises=[NotFoundException],
+        raises=[NotFoundException, AccountLocked],
     )
     async def track(
         self, request: Request[Any, Any, Any], data: TrackRequest, cases: CaseService
     ) -> TrackResponse:
-        case = await cases.find_by_access_code(data.tracking_no, data.access_code)
+        throttle: Throttle = request.app.state.throttle
+        case = await throttle.guard(
+            TRACK,
+            data.tracking_no.strip().upper(),
+            client_address(request),
+            lambda: cases.find_by_access_code(data.tracking_no, data.access_code),
+        )
         if case is None:
             raise NotFoundException("no case with this tracking number and access code")
         principal = Principal(username=f"case-{case.id}", role="filer", case_id=case.inserted_id)

@@ -1,5 +1,7 @@
-"""The limits as Litestar sees them: the shared rate limit on anonymous intake, and the input check that
-runs before every handler. The rules themselves are in jiesu.limits.rate and jiesu.limits.input."""
+"""The limits as Litestar sees them: the shared rate limit on anonymous intake (the API's middleware and the
+pages' share of the same count), the caller's address, and the checks that run before every handler
+(input, free disk space). The rules themselves are in jiesu.limits.rate, jiesu.limits.input and
+jiesu.limits.disk."""
 
 from __future__ import annotations
 
@@ -20,9 +22,41 @@ from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 from litestar.types import Receive, Scope, Send
 
 from jiesu.clock import Clock, system_clock
-from jiesu.errors import field_error
+from jiesu.errors import TooManyRequests, field_error
+from jiesu.limits.disk import check_free_space
 from jiesu.limits.input import BODY_METHODS, input_problem, is_json_media_type, scalars_with_paths
 from jiesu.limits.rate import WINDOW_UNIT, count_request
+
+INTAKE_BUCKET = "intake"
+# Writes that stay possible with little disk space: logging in and out (a login writes a few bytes at most).
+WRITES_WITHOUT_DISK_CHECK = frozenset({"/api/auth/token", "/web/login", "/web/logout"})
+
+
+def client_address(connection: Any) -> str:
+    """The caller's address as the server sees it (behind a proxy: run uvicorn with --proxy-headers)."""
+    client = getattr(connection, "client", None)
+    return client.host if client else "unknown"
+
+
+def intake_key(address: str) -> str:
+    """The bucket of anonymous writes from one address: the API's filings and the pages' share it."""
+    return f"{INTAKE_BUCKET}:{address}"
+
+
+async def count_anonymous_write(request: Request[Any, Any, Any]) -> None:
+    """Count one anonymous filing or addition from a page in the same bucket as POST /api/cases; raise
+    TooManyRequests (429 with Retry-After) when the address is over JIESU_ANONYMOUS_INTAKE_PER_MINUTE."""
+    per_minute: int = request.app.state.settings.anonymous_intake_per_minute
+    if per_minute <= 0:
+        return
+    clock: Clock = request.app.state.clock
+    now = clock().timestamp()
+    count, reset = await count_request(intake_key(client_address(request)), DURATION_VALUES[WINDOW_UNIT], now)
+    if count > per_minute:
+        raise TooManyRequests(
+            f"too many anonymous filings from your address; at most {per_minute} a {WINDOW_UNIT}",
+            retry_after=max(1, reset - int(now)),
+        )
 
 
 @dataclass
@@ -32,6 +66,9 @@ class SharedRateLimitConfig(RateLimitConfig):
 
 class SharedRateLimitMiddleware(RateLimitMiddleware):
     config: SharedRateLimitConfig
+
+    def cache_key_from_request(self, request: Request[Any, Any, Any]) -> str:
+        return intake_key(client_address(request))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope)
@@ -82,7 +119,11 @@ class UnsupportedMediaType(HTTPException):
 
 
 async def check_request_input(request: Request[Any, Any, Any]) -> None:
-    """A ``before_request`` hook: JSON bodies only, well-formed, and only storable text anywhere."""
+    """A ``before_request`` hook: JSON bodies only, well-formed, and only storable text anywhere; no write
+    when the disk under var/ is nearly full (507)."""
+    if request.method in BODY_METHODS and request.url.path.rstrip("/") not in WRITES_WITHOUT_DISK_CHECK:
+        settings = request.app.state.settings
+        check_free_space(settings.var_dir, settings.min_free_disk_mb)
     for name, value in request.query_params.multi_items():
         for text in (name, value):
             problem = input_problem(text)

@@ -6,7 +6,7 @@ from typing import Any
 
 import anyio
 from litestar import Controller, MediaType, Request, Response, get, post, put
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.status_codes import HTTP_201_CREATED
@@ -25,6 +25,18 @@ Req = Request[Principal, Any, Any]
 # The error answers declared in the OpenAPI schema (400 is declared by Litestar for handlers with input).
 MEDIATION_ERRORS = [NotAuthorizedException, PermissionDeniedException, NotFoundException, CaseConflict]
 FOLLOW_UP_ERRORS = [NotAuthorizedException, PermissionDeniedException]
+
+# The printable agreement is personal data in HTML: no script, no outside resource, no framing. Its one
+# inline <style> is the only thing the page may use.
+AGREEMENT_PAGE_HEADERS = [
+    ResponseHeader(
+        name="Content-Security-Policy",
+        value="default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    ),
+    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+    ResponseHeader(name="Referrer-Policy", value="no-referrer"),
+]
 
 
 def provide_mediation(state: State) -> MediationRooms:
@@ -237,6 +249,7 @@ class MediationController(Controller):
     @get(
         "/agreement/page",
         media_type=MediaType.HTML,
+        response_headers=AGREEMENT_PAGE_HEADERS,
         summary="The agreement as a printable page",
         raises=MEDIATION_ERRORS,
     )

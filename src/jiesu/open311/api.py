@@ -21,12 +21,15 @@ from jiesu.cases.service import CaseService
 from jiesu.cases.tables import Case
 from jiesu.errors import JiesuError
 from jiesu.http_errors import as_http
+from jiesu.limits.http import client_address
+from jiesu.limits.rate import count_request
 from jiesu.open311.keys import KeyService
 from jiesu.open311.mapping import (
     CHANGESET,
     SPEC_URL,
     attributes_of,
     definition_out,
+    public_places,
     request_out,
     service_out,
 )
@@ -37,6 +40,7 @@ from jiesu.routing.catalogue import Catalogue, Category
 log = get_logger("jiesu.open311")
 MAX_WINDOW = timedelta(days=90)
 MAX_RESULTS = 1000
+READ_WINDOW_SECONDS = 60
 # CaseCreate's fields under the names an Open311 client sent them.
 FIELD_NAMES = {
     "contact.name": "first_name",
@@ -73,9 +77,27 @@ def _csv(raw: str | None) -> list[str]:
     return [part.strip() for part in (raw or "").split(",") if part.strip()]
 
 
-async def _agencies() -> dict[str, str]:
-    rows = await Jurisdiction.select(Jurisdiction.code, Jurisdiction.name)
-    return {row["code"]: row["name"] for row in rows}
+async def _agencies() -> tuple[dict[str, str], dict[str, str]]:
+    """Jurisdiction code → its name (the agency), and → the place a request publishes (its community)."""
+    rows = await Jurisdiction.select(
+        Jurisdiction.code, Jurisdiction.name, Jurisdiction.level, Jurisdiction.parent_code
+    )
+    return {row["code"]: row["name"] for row in rows}, public_places(rows)
+
+
+async def _count_read(request: Request[Any, Any, Any]) -> None:
+    """The public reads of cases are limited per client address (JIESU_OPEN311_READS_PER_MINUTE)."""
+    per_minute: int = request.app.state.settings.open311_reads_per_minute
+    if per_minute <= 0:
+        return
+    now = request.app.state.clock().timestamp()
+    count, reset = await count_request(f"open311-read:{client_address(request)}", READ_WINDOW_SECONDS, now)
+    if count > per_minute:
+        raise Open311Error(
+            429,
+            f"too many requests from your address; at most {per_minute} a minute",
+            {"Retry-After": str(max(1, reset - int(now)))},
+        )
 
 
 def _form_value(form: FormMultiDict, name: str) -> str | None:
@@ -146,6 +168,7 @@ class Open311Controller(Controller):
         jurisdiction_id: str | None = None,
     ) -> Response[bytes]:
         fmt = split_format(request.url.path)[1]
+        await _count_read(request)
         query = Case.select()
         ids = _csv(service_request_id)
         if ids:  # the spec: other parameters are ignored when ids are given
@@ -155,9 +178,9 @@ class Open311Controller(Controller):
             start, end = self._window(request.app.state.cases.clock(), start_date, end_date)
             query = query.where((Case.received_at >= start) & (Case.received_at <= end))
         rows = records(await query.order_by(Case.received_at, ascending=False).limit(MAX_RESULTS))
-        agencies = await _agencies()
+        agencies, places = await _agencies()
         catalogue = request.app.state.catalogue
-        return respond(fmt, "service_requests", [request_out(r, catalogue, agencies) for r in rows])
+        return respond(fmt, "service_requests", [request_out(r, catalogue, agencies, places) for r in rows])
 
     @staticmethod
     def _filtered(query: Any, now: datetime, service_code: str | None, status: str | None) -> Any:
@@ -193,10 +216,11 @@ class Open311Controller(Controller):
         self, request: Request[Any, Any, Any], resource: str, jurisdiction_id: str | None = None
     ) -> Response[bytes]:
         request_id, fmt = split_format(resource)
+        await _count_read(request)
         row = await case_by_tracking_no(request_id)
         if row is None:
             raise Open311Error(404, f"service_request_id: no request {request_id!r}")
-        out = request_out(row, request.app.state.catalogue, await _agencies())
+        out = request_out(row, request.app.state.catalogue, *await _agencies())
         return respond(fmt, "service_requests", [out])
 
     @post(["/requests.json", "/requests.xml"], summary="File a service request (form-encoded, api_key)")

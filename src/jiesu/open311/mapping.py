@@ -76,11 +76,26 @@ def status_notes(case: CaseRecord) -> str:
     return note
 
 
-def request_out(case: CaseRecord, catalogue: Catalogue, agencies: dict[str, str]) -> dict[str, Any]:
+def public_places(jurisdictions: list[dict[str, Any]]) -> dict[str, str]:
+    """Jurisdiction code → the name published as a request's place: its community (a grid is shown as the
+    community it lies in), never anything finer."""
+    names = {row["code"]: row["name"] for row in jurisdictions}
+    return {
+        row["code"]: names.get(row["parent_code"] or "", row["name"])
+        if row["level"] == "grid"
+        else row["name"]
+        for row in jurisdictions
+    }
+
+
+def request_out(
+    case: CaseRecord, catalogue: Catalogue, agencies: dict[str, str], places: dict[str, str]
+) -> dict[str, Any]:
     """One case as a service request.
 
     The listing is public, so the free-text description is never published, and neither is the address
-    of a dispute (it points at the two households).
+    the filer gave (a home, a flat): the place is the case's community, and a dispute has none (it
+    points at the two households).
     """
     category = catalogue.get(case.category) if case.category else None
     public_address = category is not None and not category.dispute
@@ -97,7 +112,7 @@ def request_out(case: CaseRecord, catalogue: Catalogue, agencies: dict[str, str]
         "requested_datetime": _iso(case.received_at),
         "updated_datetime": _iso(case.closed_at if closed and case.closed_at else case.updated_at),
         "expected_datetime": _iso(case.resolution_due),
-        "address": case.address if public_address else None,
+        "address": places.get(case.jurisdiction_code or "") if public_address else None,
         "address_id": None,
         "zipcode": None,
         "lat": None,

@@ -3,15 +3,27 @@
 SQLite: the online backup API (``sqlite3.Connection.backup``) copies a consistent snapshot while other
 connections keep writing (WAL lets the copy read while writers append). PostgreSQL: ``pg_dump`` in its
 custom format (one consistent snapshot of a running database) and ``pg_restore`` in one transaction.
+The PostgreSQL tools get the password in the environment (PGPASSWORD), never on their command line, where
+every local user could read it in the process list.
+
+A restore while a server uses the database is refused: each server process holds ``hold_database`` for its
+lifetime (a shared advisory lock on PostgreSQL, a shared ``flock`` on ``<database>.lock`` beside an SQLite
+file), and ``restore`` needs the exclusive one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import unquote, urlparse, urlunparse
+
+from piccolo.engine.postgres import PostgresEngine
 
 from jiesu.db import SQLITE_BUSY_TIMEOUT_SECONDS, is_postgres_url, sqlite_path
 
@@ -21,8 +33,50 @@ PG_CUSTOM_MAGIC = b"PGDMP"
 DATA_TABLES = ("jiesu_user", "jiesu_case", "jiesu_case_event")
 
 
+# The advisory lock every server holds shared while it runs ("jies" in ASCII).
+SERVER_LOCK_KEY = 0x6A696573
+SERVER_RUNNING = "a jiesu server is using this database: stop every server process before restoring"
+
+
 class BackupError(RuntimeError):
     pass
+
+
+# ---- a running server holds its database -----------------------------------------------------------
+
+
+def _lock_file(database: Path) -> Path:
+    return database.with_name(database.name + ".lock")
+
+
+@contextlib.contextmanager
+def _flocked(database: Path, mode: int) -> Iterator[None]:
+    """``flock`` ``mode`` (non-blocking) on the lock file beside ``database``; BlockingIOError if taken."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(_lock_file(database), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@contextlib.asynccontextmanager
+async def hold_database(database_url: str) -> AsyncIterator[None]:
+    """Held by a server for its lifetime, so ``restore`` can tell that the database is in use."""
+    if is_postgres_url(database_url):
+        connection = await PostgresEngine(config={"dsn": database_url}).get_new_connection()
+        try:
+            await connection.execute("SELECT pg_advisory_lock_shared($1)", SERVER_LOCK_KEY)
+            yield
+        finally:
+            await connection.close()
+        return
+    try:
+        with _flocked(sqlite_path(database_url), fcntl.LOCK_SH):
+            yield
+    except BlockingIOError as exc:
+        raise BackupError("a restore of this database is running: start the server when it is done") from exc
 
 
 def backup(database_url: str, target: Path) -> str:
@@ -88,6 +142,14 @@ def _sqlite_backup(database: Path, target: Path) -> str:
 
 
 def _sqlite_restore(source: Path, database: Path, force: bool) -> str:
+    try:
+        with _flocked(database, fcntl.LOCK_EX):
+            return _sqlite_restore_unused(source, database, force)
+    except BlockingIOError as exc:
+        raise BackupError(SERVER_RUNNING) from exc
+
+
+def _sqlite_restore_unused(source: Path, database: Path, force: bool) -> str:
     database.parent.mkdir(parents=True, exist_ok=True)
     destination = sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
     backup_copy = sqlite3.connect(source)
@@ -113,30 +175,43 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(command: list[str]) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+def without_password(database_url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its password, and the environment that gives the password to libpq instead."""
+    parsed = urlparse(database_url)
+    env = dict(os.environ)
+    if parsed.password is None:
+        return database_url, env
+    env["PGPASSWORD"] = unquote(parsed.password)
+    user = parsed.username or ""
+    host = parsed.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}@{host}" if user else host
+    if parsed.port is not None:
+        netloc += f":{parsed.port}"
+    return urlunparse(parsed._replace(netloc=netloc)), env
+
+
+def _run(command: list[str], database_url: str) -> subprocess.CompletedProcess[str]:
+    """Run a PostgreSQL tool on ``database_url`` (its --dbname, without the password)."""
+    url, env = without_password(database_url)
+    argv = [command[0], f"--dbname={url}", *command[1:]]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise BackupError(f"{Path(command[0]).name} failed: {result.stderr.strip()}")
+    return result
 
 
 def _pg_backup(database_url: str, target: Path) -> str:
     partial = target.with_name(target.name + ".partial")
-    _run([_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={partial}", f"--dbname={database_url}"])
+    _run([_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={partial}"], database_url)
     os.chmod(partial, 0o600)  # a backup holds personal data
     os.replace(partial, target)
     return f"backed up the PostgreSQL database to {target}"
 
 
 def _psql(database_url: str, sql: str) -> str:
-    result = subprocess.run(
-        [_tool("psql"), "-tA", "-v", "ON_ERROR_STOP=1", f"--dbname={database_url}", "-c", sql],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BackupError(f"psql failed: {result.stderr.strip()}")
-    return result.stdout.strip()
+    return _run([_tool("psql"), "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql], database_url).stdout.strip()
 
 
 def _pg_state(database_url: str) -> tuple[bool, int]:
@@ -155,10 +230,12 @@ def _pg_state(database_url: str) -> tuple[bool, int]:
 
 def _pg_restore(database_url: str, source: Path, force: bool) -> str:
     command = [_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction"]
+    if _psql(database_url, f"SELECT pg_try_advisory_lock({SERVER_LOCK_KEY})") != "t":
+        raise BackupError(SERVER_RUNNING)
     tables, rows = _pg_state(database_url)
     if rows and not force:
         raise BackupError("the target database is not empty: restore into an empty database (or --force)")
     if tables:  # empty tables from a first start, or --force: replace them
         command += ["--clean", "--if-exists"]
-    _run([*command, f"--dbname={database_url}", str(source)])
+    _run([*command, str(source)], database_url)
     return f"restored {source} into the PostgreSQL database"

@@ -21,6 +21,10 @@ from jiesu.ops.logs import get_logger
 from jiesu.ops.metrics import HttpMetrics, labels_for
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Answers of the API and the pages may carry personal data: no cache (browser or proxy) keeps them.
+# The pages' static files and the public schema may be cached.
+NO_STORE_PREFIXES = ("/api/", "/web/", "/open311/")
+CACHEABLE_PREFIXES = ("/web/static/",)
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 log = get_logger("jiesu.http")
@@ -47,6 +51,8 @@ def observability_middleware(metrics: HttpMetrics) -> Any:
                 await app(scope, receive, send)
                 return
             request_id = request_id_from(scope)
+            path = scope.get("path", "")
+            no_store = path.startswith(NO_STORE_PREFIXES) and not path.startswith(CACHEABLE_PREFIXES)
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(request_id=request_id)
             status = 500
@@ -56,7 +62,10 @@ def observability_middleware(metrics: HttpMetrics) -> Any:
                 nonlocal status
                 if message["type"] == "http.response.start":
                     status = message["status"]
-                    MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
+                    headers = MutableScopeHeaders.from_message(message)
+                    headers[REQUEST_ID_HEADER] = request_id
+                    if no_store:
+                        headers["Cache-Control"] = "no-store"
                 await send(message)
 
             try:

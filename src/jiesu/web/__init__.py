@@ -24,10 +24,12 @@ from litestar.status_codes import (
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_507_INSUFFICIENT_STORAGE,
 )
 
 from jiesu.config import Settings
-from jiesu.errors import Forbidden, NotFound
+from jiesu.errors import Forbidden, InsufficientStorage, NotFound, TooManyRequests
 from jiesu.keys import Keyring
 from jiesu.web.controllers import PAGE_CONTROLLERS
 from jiesu.web.pages import PREFIX, STATIC_DIR, render, see_other, template_config
@@ -65,6 +67,17 @@ def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException |
 
 def _too_large(request: Request[Any, Any, Any], _: RequestEntityTooLarge) -> Response[Any]:
     return render(request, "error.html", HTTP_413_REQUEST_ENTITY_TOO_LARGE, code=413)
+
+
+def _too_many(request: Request[Any, Any, Any], exc: TooManyRequests) -> Response[Any]:
+    """A lockout (logins, tracking codes) or the anonymous filing limit, shared with the API."""
+    response = render(request, "error.html", HTTP_429_TOO_MANY_REQUESTS, code=429)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _disk_full(request: Request[Any, Any, Any], _: InsufficientStorage) -> Response[Any]:
+    return render(request, "error.html", HTTP_507_INSUFFICIENT_STORAGE, code=507)
 
 
 def _unreadable(request: Request[Any, Any, Any], _: UnicodeDecodeError) -> Response[Any]:
@@ -105,6 +118,8 @@ def web_routes(settings: Settings, keys: Keyring) -> list[Any]:
             Forbidden: _forbidden,
             RequestEntityTooLarge: _too_large,
             UnicodeDecodeError: _unreadable,
+            TooManyRequests: _too_many,
+            InsufficientStorage: _disk_full,
         },
         request_max_body_size=MAX_FORM_BYTES,
         response_headers=SECURITY_HEADERS,

@@ -16,6 +16,7 @@ from litestar.datastructures import Cookie, UploadFile
 from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
 from litestar.response import Redirect, Template
 
+from jiesu.accounts.lockout import LOGIN, TRACK, Throttle
 from jiesu.accounts.queries import active_workers
 from jiesu.accounts.security import Principal
 from jiesu.accounts.tables import Jurisdiction, User
@@ -26,6 +27,7 @@ from jiesu.cases.service import CaseService
 from jiesu.clock import Clock
 from jiesu.db import write_transaction
 from jiesu.errors import CaseConflict, InvalidInput, NotFound
+from jiesu.limits.http import client_address, count_anonymous_write
 from jiesu.web import dashboard as dash
 from jiesu.web import mediation as mediation_labels
 from jiesu.web.chart import response_chart
@@ -84,6 +86,7 @@ SHORT_PASSWORD = N_("Please use at least 8 characters.")
 PASSWORDS_DIFFER = N_("The two new passwords are not the same.")
 SAME_PASSWORD = N_("Please choose a password other than the old one.")
 PASSWORD_MIN, PASSWORD_MAX = 8, 200
+TOO_MANY_PHOTOS = N_("This case already holds as many photos as it may.")
 
 
 def _cases(request: Request[Any, Any, Any]) -> CaseService:
@@ -92,6 +95,10 @@ def _cases(request: Request[Any, Any, Any]) -> CaseService:
 
 def _upload_dir(request: Request[Any, Any, Any]) -> Path:
     return Path(request.app.state.settings.var_dir) / "uploads"
+
+
+def _throttle(request: Request[Any, Any, Any]) -> Throttle:
+    return request.app.state.throttle
 
 
 def _remember_tracked(request: Request[Any, Any, Any], case_id: int) -> None:
@@ -119,7 +126,10 @@ async def _viewer(request: Request[Any, Any, Any], case_id: int) -> tuple[Princi
 
 
 async def _attach(request: Request[Any, Any, Any], case_id: int, photo: Photo, by: str) -> Path:
-    """Write the file, then its row; the caller's transaction covers the row."""
+    """Write the file, then its row; the caller's transaction covers the row. A case holds at most
+    JIESU_MAX_PHOTOS_PER_CASE photos (the case's UPDATE in the same transaction serialises additions)."""
+    if await Attachment.count().where(Attachment.case_id == case_id) >= _max_photos(request):
+        raise UploadRejected(TOO_MANY_PHOTOS)
     path = save_photo(_upload_dir(request), photo)
     await Attachment.insert(
         Attachment(
@@ -132,6 +142,10 @@ async def _attach(request: Request[Any, Any, Any], case_id: int, photo: Photo, b
         )
     )
     return path
+
+
+def _max_photos(request: Request[Any, Any, Any]) -> int:
+    return int(request.app.state.settings.max_photos_per_case)
 
 
 async def _upload(form: Any) -> UploadFile | None:
@@ -176,7 +190,10 @@ class AccountPages(Controller):
             errors["password"] = N_("Please fill in this field.")
         principal = None
         if not errors:
-            principal = await request.app.state.accounts.authenticate(username, password)
+            accounts = request.app.state.accounts
+            principal = await _throttle(request).guard(
+                LOGIN, username, client_address(request), lambda: accounts.authenticate(username, password)
+            )
             if principal is None:
                 errors["password"] = WRONG_LOGIN
         if principal is None:
@@ -279,6 +296,8 @@ class ResidentPages(Controller):
         self._may_file(request)
         cases = _cases(request)
         actor = session_user(request)
+        if actor is None:  # the same count as anonymous filings through the API
+            await count_anonymous_write(request)
         form = await request.form()
         typed = typed_filing(form)
         context = await self._file_context(request)
@@ -338,7 +357,13 @@ class ResidentPages(Controller):
         errors = {name: N_("Please fill in this field.") for name, value in values.items() if not value}
         case = None
         if not errors:
-            case = await _cases(request).find_by_access_code(values["tracking_no"], values["access_code"])
+            cases = _cases(request)
+            case = await _throttle(request).guard(
+                TRACK,
+                values["tracking_no"].upper(),
+                client_address(request),
+                lambda: cases.find_by_access_code(values["tracking_no"], values["access_code"]),
+            )
             if case is None:
                 errors["access_code"] = NO_SUCH_CASE
         if case is None:
@@ -421,6 +446,8 @@ class CasePages(Controller):
         if spec is None:
             raise NotFoundException(f"no action {action}")
         actor, case = await _viewer(request, case_id)
+        if action == "add_info" and session_user(request) is None:
+            await count_anonymous_write(request)  # an access-code holder: counted as anonymous filings
         form = await request.form()
         typed = typed_action(spec.fields, form)
         try:
@@ -492,7 +519,7 @@ class CasePages(Controller):
         return Response(
             content=path.read_bytes(),
             media_type=row["content_type"],
-            headers={"Cache-Control": "private, max-age=3600", "Content-Disposition": "inline"},
+            headers={"Cache-Control": "no-store", "Content-Disposition": "inline"},
         )
 
 
