@@ -36,13 +36,16 @@ def feedback_deadline(
 
 
 def running_clock(case: dict[str, Any]) -> str | None:
-    """The clock whose deadline is ``current_due``: response, resolution, feedback (None when closed)."""
+    """The clock whose deadline is ``current_due``: response, resolution, feedback (None when closed).
+
+    The response deadline is met once, by the first contact: a case handed back to triage after it
+    (``return_order``, ``transfer``) waits on its resolution deadline, not on the one it already met."""
     state = case["state"]
     if state == "closed":
         return None
     if state == "feedback":
         return "feedback"
-    if state in ("intake", "triage") or case["responded_at"] is None:
+    if case["responded_at"] is None:
         return "response"
     return "resolution"
 
