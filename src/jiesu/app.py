@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, get
@@ -32,6 +33,7 @@ from jiesu.audit import keys as audit_keys
 from jiesu.audit import rights as audit_rights
 from jiesu.audit.api import AuditController
 from jiesu.audit.chain import CheckpointWriter, append_event, record_key_in_force
+from jiesu.audit.seals import declare_text_fields
 from jiesu.background import periodic
 from jiesu.cases import rights as case_rights
 from jiesu.cases.api import CaseController, QueueController, TrackController, flagged_cases_list
@@ -73,6 +75,8 @@ from jiesu.routing.rules import load_rules
 from jiesu.sla.api import SlaController
 from jiesu.sla.calendar import load_sla_config
 from jiesu.web import template_config, web_routes
+from jiesu.web.rights import PhotoRights
+from jiesu.web.uploads import upload_dir
 from jiesu.workflow import load_workflow
 
 logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -93,7 +97,7 @@ def document_error_answers(app: Litestar) -> None:
                 handler.raises = COMMON_ERROR_ANSWERS
 
 
-def register_personal_data() -> None:
+def register_personal_data(var_dir: Path) -> None:
     """Each domain's export and erasure hooks for residents' rights, in the order of the export."""
     personal_data.register(
         "account", export=account_rights.export_account, forget_account=account_rights.forget_account
@@ -114,6 +118,8 @@ def register_personal_data() -> None:
         erase_case=mediation_rights.erase_mediation,
         forget_account=mediation_rights.unlink_mediation_user,
     )
+    photos = PhotoRights(upload_dir(var_dir))
+    personal_data.register("photos", export=photos.export_photos, erase_case=photos.erase_photos)
 
 
 ACCOUNT_EVENT_CASE_ID = 0  # audit events about accounts, like the routing rules', belong to no case
@@ -139,6 +145,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     configure_logging(settings.log_level)
     http_metrics = HttpMetrics()
     workflow = load_workflow(settings.workflows_dir / "case.yaml")
+    declare_text_fields(workflow.spec.free_text_fields())  # sealed in the chain, wherever they appear
     catalogue = load_catalogue(settings.workflows_dir / "categories.yaml")
     keyring = Keyring(settings.secret_key, settings.retired_secret_keys)
     jwt_auth = build_jwt_auth(keyring, settings.token_ttl_minutes)
@@ -158,7 +165,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     sender = webhook_sender(settings, clock)
     mediation = install_mediation(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
     reports = ReportService(load_report_settings(settings.workflows_dir / "reports.yaml"), cases)
-    register_personal_data()
+    register_personal_data(Path(settings.var_dir))
     rights = RightsService(clock, settings.retention_days)
     audit_keys.install_from(settings)
     register_report_check()

@@ -102,7 +102,7 @@ def prepare_event(
     ``changes`` are the case's report columns the event set, with their new values (datetimes as ISO
     text; none when omitted): what ``verify`` replays and the reports' copy is built from.
     """
-    written_actor, written_fields, texts = sealing.seal_event(actor, actor_role, fields)
+    written_actor, written_fields, texts = sealing.seal_event(actor, actor_role, fields, action)
     return {
         "case_id": case_id,
         "actor": written_actor,
