@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
 from typing import Any
 
 from jiesu.audit.tables import CaseEvent, EventText
 from jiesu.audit.texts import reveal_events
 from jiesu.cases.tables import Case
-from jiesu.clock import system_clock
 from jiesu.mediation.tables import MediationParty
 from jiesu.notify.tables import OutboxMessage
 from jiesu.rights.service import RightsService, retention_lifespan
 from jiesu.rights.tables import Erasure
-from tests.conftest import Api
+from tests.conftest import Api, MovableClock
 
 NAME, PHONE = "Li Xiaohong", "13611112222"
 CONTACT = {"name": NAME, "phone": PHONE}
@@ -48,9 +46,10 @@ async def verify(api: Api) -> dict[str, Any]:
     return (await api.as_user("admin", "GET", "/api/audit/verify")).json()
 
 
-async def age(case_id: int, days: int) -> None:
-    closed = system_clock() - timedelta(days=days)
-    await Case.update({Case.closed_at: closed}).where(Case.id == case_id)
+def age(clock: MovableClock, days: int) -> None:
+    """Let ``days`` pass on the app's clock. (Editing ``closed_at`` in the database would be an edit outside
+    the audit chain, which verification names since issue 16, point 5.)"""
+    clock.advance(days=days)
 
 
 async def test_export_holds_everything_about_the_caller_and_nothing_else(api: Api) -> None:
@@ -71,11 +70,13 @@ async def test_export_holds_everything_about_the_caller_and_nothing_else(api: Ap
     assert (await api.client.get("/api/me/export")).status_code == 401
 
 
-async def test_retention_anonymises_old_closed_cases_keeping_figures_and_chain(api: Api) -> None:
+async def test_retention_anonymises_old_closed_cases_keeping_figures_and_chain(
+    api: Api, clock: MovableClock
+) -> None:
     old = await closed_case(api)
+    age(clock, 40)
     recent = await closed_case(api)
     still_open = await api.file("alice", contact=CONTACT)
-    await age(old["id"], 40)
     api.client.app.state.rights.retention_days = 30  # type: ignore[attr-defined]
     run = await api.as_user("admin", "POST", "/api/retention/run")
     assert run.status_code == 200 and run.json()["anonymised"] == 1
@@ -173,10 +174,10 @@ async def test_an_anonymous_filer_erases_their_closed_case(api: Api) -> None:
     assert (await verify(api))["ok"] is True
 
 
-async def test_retention_runs_by_itself_while_the_app_runs(api: Api) -> None:
+async def test_retention_runs_by_itself_while_the_app_runs(api: Api, clock: MovableClock) -> None:
     case = await closed_case(api)
-    await age(case["id"], 10)
-    rights = RightsService(system_clock, retention_days=7)
+    age(clock, 10)
+    rights = RightsService(clock, retention_days=7)
     async with retention_lifespan(rights, 0.05)(api.client.app):  # type: ignore[attr-defined]
         for _ in range(100):
             if await Erasure.exists().where(Erasure.case_id == case["id"]):
@@ -186,7 +187,9 @@ async def test_retention_runs_by_itself_while_the_app_runs(api: Api) -> None:
     assert (await verify(api))["ok"] is True
 
 
-async def test_mediation_parties_are_exported_to_themselves_and_erased_with_the_case(api: Api) -> None:
+async def test_mediation_parties_are_exported_to_themselves_and_erased_with_the_case(
+    api: Api, clock: MovableClock
+) -> None:
     case = await api.file("alice", kind="dispute", category="neighbour_dispute", contact=CONTACT)
     await api.act("disp", case["id"], "dispatch", assignee="w1")
     for side, name, phone, username in [
@@ -215,7 +218,7 @@ async def test_mediation_parties_are_exported_to_themselves_and_erased_with_the_
     await api.act("w1", case["id"], "resolve", outcome="resolved", summary="settled")
     await api.act("sup", case["id"], "approve")
     await api.act("alice", case["id"], "rate", resolved=True, satisfaction=5)
-    await age(case["id"], 40)
+    age(clock, 40)
     api.client.app.state.rights.retention_days = 30  # type: ignore[attr-defined]
     assert (await api.as_user("admin", "POST", "/api/retention/run")).json()["anonymised"] == 1
     parties = await MediationParty.select().where(MediationParty.case_id == case["id"])
