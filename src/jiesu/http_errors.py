@@ -62,7 +62,8 @@ class CaseConflict(HTTPException):
 
 
 class AccountLocked(HTTPException):
-    """429: too many failed logins for this username; Retry-After says when to try again."""
+    """429: too many failed attempts for this account or from this address, or every password-hashing slot
+    is busy; Retry-After says when to try again."""
 
     status_code = HTTP_429_TOO_MANY_REQUESTS
 

@@ -9,6 +9,7 @@ are pointed at real cases and real actions half of the time so they get past the
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -149,9 +150,20 @@ def running_app(database_url: str, var_dir: Path) -> Iterator[tuple[Any, World]]
         asgi.shutdown_lifespans()
 
 
+def _rare_password(case: Any) -> Any:
+    if isinstance(case.body, dict) and "password" in case.body:
+        known = {k: v for k, v in case.body.items() if k in ("username", "display_name", "phone")}
+        case.body = {**known, "password": f"fuzz-{uuid.uuid4().hex[:12]}"}
+    return case
+
+
 def _aimed(operation: Any, world: World) -> st.SearchStrategy[Any]:
     """Positive cases, half of them pointed at a real case id and a real action."""
     plain = operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
+    if operation.path.rstrip("/") == "/api/residents":
+        # The schema's shortest password ("00000000") is on the common-password list, which no schema
+        # can state: give half the registrations a rare one (and only the known fields), so they can succeed.
+        plain = st.one_of(plain, plain.map(_rare_password))
     names = {p.name for p in operation.path_parameters}
     if "case_id" not in names:
         return plain
