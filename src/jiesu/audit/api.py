@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, get
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.params import Parameter
 
 from jiesu.accounts.auth import require_roles
 from jiesu.audit.chain import Checkpoint, head_checkpoint, verify_chain, verify_with_checkpoint
 from jiesu.errors import field_error
+
+CHECKPOINT_PATTERN = "^[0-9]+:[0-9a-f]{64}$"  # SEQ:HASH, as Checkpoint.parse reads it
 
 
 class AuditController(Controller):
@@ -21,7 +24,9 @@ class AuditController(Controller):
         summary="Recompute the hash chain; name the first broken event",
         raises=[NotAuthorizedException, PermissionDeniedException],
     )
-    async def verify(self, checkpoint: str | None = None) -> dict[str, Any]:
+    async def verify(
+        self, checkpoint: Annotated[str | None, Parameter(pattern=CHECKPOINT_PATTERN)] = None
+    ) -> dict[str, Any]:
         if checkpoint is None:
             return asdict(await verify_chain())
         try:

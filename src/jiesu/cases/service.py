@@ -160,7 +160,9 @@ class CaseService:
         expected = self.access_code(case) if case else None
         if case is None or expected is None:
             return None
-        return case if hmac.compare_digest(expected, code.strip().upper()) else None
+        # bytes: compare_digest refuses str holding non-ASCII characters (a TypeError, once a 500)
+        given = code.strip().upper().encode()
+        return case if hmac.compare_digest(expected.encode(), given) else None
 
     def _idempotency_scope(self, actor: Principal | None, key: str) -> str:
         owner = actor.username if actor else "anonymous"
