@@ -46,11 +46,22 @@ INTEGER = re.compile(r"[+-]?\d+")
 
 
 def _decode_strictly(model_type: type[BaseModel], value: Any) -> BaseModel:
-    """JSON bodies validated as JSON in strict mode: no 0 for false, no "5" for 5, ISO dates as text."""
+    """JSON bodies validated as JSON in strict mode: no 0 for false, no "5" for 5, ISO dates as text.
+    A number with a zero fraction (``7.0``) is an integer, as JSON Schema counts it."""
     try:
-        return model_type.model_validate_json(json.dumps(value), strict=True)
+        return model_type.model_validate_json(json.dumps(_integral(value)), strict=True)
     except ValidationError as exc:
         raise ExtendedMsgSpecValidationError(errors=[dict(e) for e in exc.errors(include_url=False)]) from exc
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    return value
 
 
 class StrictBodies(PydanticInitPlugin):
