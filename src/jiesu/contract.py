@@ -165,7 +165,7 @@ def tighten_document(app: Litestar, document: dict[str, Any]) -> None:
         ref_template="#/components/schemas/{model}",
         schema_generator=ContractJsonSchema,
     )
-    components.update(defs.get("$defs", {}))
+    components.update({name: _json_schema_words(schema) for name, schema in defs.get("$defs", {}).items()})
     for (path, method), model in bodies.items():
         operation = document["paths"].get(path, {}).get(method)
         if operation is not None and "requestBody" in operation:
@@ -199,6 +199,23 @@ def _declare_answers(path: str, handler: HTTPRouteHandler, operation: dict[str, 
         }
         answer = operation.setdefault("responses", {}).setdefault(str(status), {"description": ""})
         answer["content"] = kept
+
+
+# pydantic writes a number's bounds under its own names when a validator wraps the type
+# (``Annotated[float, BeforeValidator(...), Field(ge=-90)]``): JSON Schema's names for them.
+BOUND_WORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _json_schema_words(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_json_schema_words(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    numeric = schema.get("type") in ("number", "integer")
+    return {
+        (BOUND_WORDS[key] if numeric and key in BOUND_WORDS else key): _json_schema_words(value)
+        for key, value in schema.items()
+    }
 
 
 def _tighten_parameter(path: str, parameter: dict[str, Any]) -> None:

@@ -154,3 +154,18 @@ async def test_an_integer_written_with_a_zero_fraction_is_an_integer_as_json_sch
     assert ok.json()["capacity"] == 7
     half = await api.as_user("admin", "PATCH", "/api/workers/w1", json={"capacity": 7.5})
     assert half.status_code == 400, half.text
+
+
+async def test_bounds_of_wrapped_numbers_and_of_optional_query_numbers_are_in_the_document(
+    api: Api,
+) -> None:
+    # the long fuzzing run: lon -3.6e16 and within_hours=0 were "schema-valid" but refused
+    document = await _document(api)
+    lon = document["components"]["schemas"]["CaseCreate"]["properties"]["lon"]
+    number = next(s for s in lon["anyOf"] if s.get("type") == "number")
+    assert (number["minimum"], number["maximum"]) == (-180, 180)
+    overdue = document["paths"]["/api/reports/overdue"]["get"]["parameters"]
+    within = next(p for p in overdue if p["name"] == "within_hours")["schema"]
+    assert within["oneOf"][0]["exclusiveMinimum"] == 0
+    refused = await api.as_user("admin", "GET", "/api/reports/overdue?within_hours=0")
+    assert refused.status_code == 400, refused.text
