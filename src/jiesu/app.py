@@ -14,6 +14,7 @@ from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from jiesu import db
 from jiesu.accounts import rights as account_rights
@@ -42,9 +43,17 @@ from jiesu.cases.service import CaseService
 from jiesu.cases.sweeper import Sweeper
 from jiesu.clock import Clock, system_clock
 from jiesu.config import Settings
+from jiesu.contract import (
+    ContractJson,
+    StrictBodies,
+    allow_every_method,
+    check_input,
+    check_strict_bodies,
+    one_charset,
+)
 from jiesu.http_errors import COMMON_ERROR_ANSWERS, EXCEPTION_HANDLERS, OPEN_TO_ANONYMOUS
 from jiesu.keys import Keyring
-from jiesu.limits.http import anonymous_intake_limit, check_request_input
+from jiesu.limits.http import anonymous_intake_limit
 from jiesu.limits.input import MAX_BODY_BYTES
 from jiesu.mediation import rights as mediation_rights
 from jiesu.mediation.api import FollowUpController, MediationController
@@ -240,12 +249,20 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         on_app_init=[jwt_auth.on_app_init, observability.install(http_metrics)],
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=template_config(),
-        before_request=check_request_input,
+        before_request=check_input,
+        after_request=one_charset,
+        before_send=[allow_every_method],
+        plugins=[StrictBodies()],
         middleware=anonymous_intake_limit(settings.anonymous_intake_per_minute, clock),
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,  # jiesu.ops.logs configures logging (JSON, scrubbed) for the process
         after_exception=[log_unexpected],
-        openapi_config=OpenAPIConfig(title="jiesu", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="jiesu",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/"), ContractJson()],
+        ),
         state=State(
             {
                 "settings": settings,
@@ -272,4 +289,5 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         debug=False,
     )
     document_error_answers(app)
+    check_strict_bodies(app)
     return app

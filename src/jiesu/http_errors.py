@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
+from litestar.enums import MediaType
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -15,6 +16,7 @@ from litestar.exceptions import (
     TooManyRequestsException,
     ValidationException,
 )
+from litestar.exceptions.responses import create_exception_response
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
@@ -158,7 +160,19 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: errors.JiesuError) -> R
     )
 
 
+def _api_http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """The API answers errors in JSON, also on a route that answers HTML or a PDF (Litestar's default
+    would label the JSON body with the route's media type); the pages keep the framework's answer."""
+    if not request.url.path.startswith("/api/"):
+        return create_exception_response(request, exc)
+    body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+    if exc.extra:
+        body["extra"] = exc.extra
+    return Response(body, status_code=exc.status_code, headers=exc.headers, media_type=MediaType.JSON)
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    HTTPException: _api_http_error_handler,
     errors.JiesuError: domain_error_handler,
     ValidationException: _framework_validation_handler,
 }

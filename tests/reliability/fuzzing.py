@@ -1,41 +1,92 @@
 """API fuzzing with schemathesis against the app's own OpenAPI schema, in-process over ASGI.
 
-Shared by the suite (tests/reliability/test_fuzz.py, fewer examples) and ``scripts/bench --fuzz``
-(benchmarks/bench_fuzz.py, the full count). Every operation is fuzzed as every kind of caller, with data
-that fits the schema (positive) and data that does not (negative); positive examples of the case routes
-are pointed at real cases and real actions half of the time so they get past the 404s.
+Shared by the suite (tests/reliability/test_fuzz.py, a short derandomized run), its long mode
+(``JIESU_FUZZ_EXAMPLES``) and ``scripts/bench --fuzz`` (benchmarks/bench_fuzz.py). Every operation,
+Open311 included, is fuzzed as every kind of caller with EVERY check schemathesis has (server errors,
+response schema, content type, headers, status codes, positive and negative data, auth, methods and
+Allow): first schemathesis's coverage cases (boundaries, missing and unexpected parts, other methods),
+then random data that fits the schema (positive) and data that does not (negative); positive examples of
+the case routes are pointed at real cases and real actions half of the time so they get past the 404s.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import schemathesis
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CHECKS as CHECK_REGISTRY
+from schemathesis.checks import load_all_checks
+from schemathesis.generation.drivers import CoverageGenerator
+from schemathesis.generation.feedback import FeedbackSources
+from schemathesis.generation.overrides import Override
 from schemathesis.python import asgi
-from schemathesis.specs.openapi.checks import (
-    negative_data_rejection,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from jiesu.app import create_app
 from jiesu.config import Settings
 from tests.conftest import ADMIN_PASSWORD, PASSWORD, WORLD_JURISDICTIONS, WORLD_USERS, test_settings
 
-CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, negative_data_rejection]
+# What the input layer (the framework's validation, jiesu.limits, jiesu.contract) says when it refuses
+# input: the document states these rules, so schema-valid input never hears them.
+INPUT_LAYER_REFUSALS = (
+    "NUL characters",
+    "not valid Unicode",
+    "integers here lie",
+    "must not be empty",
+    "not valid JSON",
+    "Content-Type",
+    "not an ISO-8601",
+)
+
+
+@schemathesis.check
+def schema_valid_input_passes_the_input_layer(ctx: Any, response: Any, case: Any) -> bool | None:
+    """positive_data_acceptance, for an API whose domain rules answer 400 too: schema-valid input may be
+    refused by a rule the document cannot state (a grid under a community, "to" after "from", a code
+    that must exist, ids unique in a list), naming the field, but never by the input layer: the
+    framework's validation of types and constraints, or the limits the document states."""
+    if case.meta is None or not case.meta.generation.mode.is_positive or response.status_code != 400:
+        return None
+    text = response.text
+    layer = next((fragment for fragment in INPUT_LAYER_REFUSALS if fragment in text), None)
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        extra = body.get("extra")
+        items = [item for item in extra if isinstance(item, dict)] if isinstance(extra, list) else [{}]
+        # a domain rule names the body's field (field_error) or is a model's own check ("Value error, ...")
+        framework = [
+            item
+            for item in items
+            if item.get("source") != "body" and not str(item.get("message", "")).startswith("Value error")
+        ]
+        if framework:
+            layer = layer or "the framework's validation"
+    if layer:
+        raise AssertionError(f"schema-valid input refused by the input layer ({layer}): {text[:300]}")
+    return None
+
+
+load_all_checks()
+# Every check schemathesis registers, with positive_data_acceptance in the form above.
+CHECKS = [check for check in CHECK_REGISTRY.get_all() if check is not positive_data_acceptance]
 # One caller of each kind; "filer" holds the access-code token of an anonymous filing.
 ROLES = ("anonymous", "alice", "w1", "disp", "sup", "admin", "filer")
 FUZZ_SEED = 20261123
+Coverage = Literal["rotate", "every_role", "off"]
 CASE_BODY = {
     "kind": "complaint",
     "category": "neighbour_noise",
@@ -66,11 +117,6 @@ class World:
 
 # Operations that end the caller's (or another account's) tokens: the roles log in again after each call.
 SESSION_ENDING_PATHS = ("/api/auth/logout", "/api/me/password", "/api/users/{username}")
-
-
-# Open311 answers follow the GeoReport v2 contract (its own error list, XML by suffix), not this
-# OpenAPI document; tests/api/test_open311.py validates them against the Open311 JSON schemas.
-OWN_CONTRACT_PREFIXES = ("/open311/",)
 
 
 def fuzz_settings(database_url: str, var_dir: Path) -> Settings:
@@ -184,20 +230,27 @@ def fuzz(
     var_dir: Path,
     examples: int,
     roles: tuple[str, ...] = ROLES,
-    per_role: bool = True,
+    coverage: Coverage = "rotate",
 ) -> FuzzReport:
-    """Fuzz every operation. ``per_role``: ``examples`` for each role; otherwise shared among roles."""
+    """Fuzz every operation, Open311 included: schemathesis's coverage cases, each sent as the next
+    role in turn (``"rotate"``) or as every role (``"every_role"``), then ``examples`` random cases per
+    operation AND role, derandomized (a fixed seed: the same cases on every run)."""
     report = FuzzReport()
     started = time.perf_counter()
     with running_app(database_url, var_dir) as (app, world):
         schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
+        feedback = FeedbackSources()
+        turn = itertools.count()
         for result in schema.get_all_operations():
             operation = result.ok()
-            if operation.path.startswith(OWN_CONTRACT_PREFIXES):
-                continue
-            groups = [(role,) for role in roles] if per_role else [roles]
-            for group in groups:
-                _fuzz_operation(operation, world, group, examples, report)
+            if coverage != "off":
+                for case in _coverage_cases(operation, feedback):
+                    chosen = roles if coverage == "every_role" else (roles[next(turn) % len(roles)],)
+                    for role in chosen:
+                        _check(operation, case, role, world, report)
+            for role in roles:
+                if examples:
+                    _fuzz_operation(operation, world, role, examples, report)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -211,9 +264,36 @@ def _auth_headers(operation: Any, case: Any, role_headers: dict[str, str]) -> di
     return {}
 
 
-def _fuzz_operation(
-    operation: Any, world: World, roles: tuple[str, ...], examples: int, report: FuzzReport
-) -> None:
+def _check(operation: Any, case: Any, role: str, world: World, report: FuzzReport) -> None:
+    """Send ``case`` as ``role`` and run every check on the answer; failures are collected by kind."""
+    headers = _auth_headers(operation, case, world.headers[role])
+    response = case.call(headers=headers)
+    if operation.path.startswith(SESSION_ENDING_PATHS):
+        world.refresh()  # a fuzzed logout or account change ends the role's token: log in again
+    report.requests += 1
+    report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
+    try:
+        case.validate_response(response, checks=CHECKS, headers=headers or None)
+    except (Exception, BaseExceptionGroup) as exc:  # collected: one run shows every failure
+        key = f"{operation.label} as {role}: {type(exc).__name__}: {str(exc).splitlines()[0:3]}"
+        report.failures.setdefault(key[:300], f"{case.as_curl_command()}\n{exc}"[:3000])
+
+
+def _coverage_cases(operation: Any, feedback: FeedbackSources) -> list[Any]:
+    """schemathesis's coverage phase: deterministic boundary, missing-part and wrong-method cases."""
+    generation = operation.schema.config.generation_for(operation=operation, phase="coverage")
+    generator = CoverageGenerator(
+        operation=operation,
+        generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+        generation_config=generation,
+        auth_storage=None,
+        override=Override(),
+        feedback=feedback,
+    )
+    return list(generator)
+
+
+def _fuzz_operation(operation: Any, world: World, role: str, examples: int, report: FuzzReport) -> None:
     cases = st.one_of(
         _aimed(operation, world), operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
     )
@@ -223,20 +303,12 @@ def _fuzz_operation(
         max_examples=examples,
         deadline=None,
         database=None,
+        derandomize=True,
         suppress_health_check=list(HealthCheck),
         phases=["generate"],
     )
-    @given(case=cases, role=st.sampled_from(roles))
-    def run(case: Any, role: str) -> None:
-        response = case.call(headers=_auth_headers(operation, case, world.headers[role]))
-        if operation.path.startswith(SESSION_ENDING_PATHS):
-            world.refresh()
-        report.requests += 1
-        report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
-        try:
-            case.validate_response(response, checks=CHECKS)
-        except (Exception, BaseExceptionGroup) as exc:  # collected: one run shows every failure
-            key = f"{operation.label} as {role}: {type(exc).__name__}: {str(exc).splitlines()[0:3]}"
-            report.failures.setdefault(key[:300], f"{case.as_curl_command()}\n{exc}"[:3000])
+    @given(case=cases)
+    def run(case: Any) -> None:
+        _check(operation, case, role, world, report)
 
     run()

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.params import Parameter
 
 from jiesu.accounts.auth import require_roles
 from jiesu.audit.chain import head_checkpoint, verify
 from jiesu.audit.keys import checkpoint_file_of
 from jiesu.errors import field_error
+
+CHECKPOINT_PATTERN = "^[0-9]+:[0-9a-f]{64}$"  # SEQ:HASH, as Checkpoint.parse reads it
 
 
 class AuditController(Controller):
@@ -24,7 +27,11 @@ class AuditController(Controller):
         "checkpoint of the checkpoint file: the same findings as `jiesu audit verify`.",
         raises=[NotAuthorizedException, PermissionDeniedException],
     )
-    async def verify(self, request: Request[Any, Any, Any], checkpoint: str | None = None) -> dict[str, Any]:
+    async def verify(
+        self,
+        request: Request[Any, Any, Any],
+        checkpoint: Annotated[str | None, Parameter(pattern=CHECKPOINT_PATTERN)] = None,
+    ) -> dict[str, Any]:
         try:
             report = await verify(checkpoint, checkpoint_file_of(request.app.state.settings))
         except ValueError as exc:

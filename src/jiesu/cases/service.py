@@ -193,6 +193,7 @@ class CaseService:
         case = await queries.case_by_tracking_no(tracking_no)
         if case is None:
             return None
+        # bytes: compare_digest refuses str holding non-ASCII characters (a TypeError, once a 500)
         given = code.strip().upper().encode()
         matches = [hmac.compare_digest(expected.encode(), given) for expected in self._access_codes(case)]
         return case if any(matches) else None

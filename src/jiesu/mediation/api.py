@@ -252,13 +252,19 @@ class MediationController(Controller):
         response_headers=AGREEMENT_PAGE_HEADERS,
         summary="The agreement as a printable page",
         raises=MEDIATION_ERRORS,
+        opt={"content": {200: {"text/html": {"type": "string"}}}},
     )
     async def page(self, request: Req, case_id: int, mediation: MediationRooms) -> str:
         _, agreement = await mediation.overview.agreement_for(request.user, case_id)
         model = document_model(agreement, await signatures_for_document(agreement))
         return render_page(model)
 
-    @get("/agreement/pdf", summary="The agreement as a PDF", raises=MEDIATION_ERRORS)
+    @get(
+        "/agreement/pdf",
+        summary="The agreement as a PDF",
+        raises=MEDIATION_ERRORS,
+        opt={"content": {200: {"application/pdf": {"type": "string", "format": "binary"}}}},
+    )
     async def pdf(self, request: Req, case_id: int, mediation: MediationRooms) -> Response[bytes]:
         _, agreement = await mediation.overview.agreement_for(request.user, case_id)
         model = document_model(agreement, await signatures_for_document(agreement))

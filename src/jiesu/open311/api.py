@@ -22,6 +22,7 @@ from jiesu.cases.tables import Case
 from jiesu.errors import JiesuError
 from jiesu.http_errors import as_http
 from jiesu.limits.http import client_address
+from jiesu.limits.input import ISO_TIME, parse_iso_time
 from jiesu.limits.rate import count_request
 from jiesu.open311.keys import KeyService
 from jiesu.open311.mapping import (
@@ -33,7 +34,7 @@ from jiesu.open311.mapping import (
     request_out,
     service_out,
 )
-from jiesu.open311.render import Open311Error, error_response, respond, split_format
+from jiesu.open311.render import LIST, OBJECT, Open311Error, answers, error_response, respond, split_format
 from jiesu.ops.logs import get_logger
 from jiesu.routing.catalogue import Catalogue, Category
 
@@ -41,6 +42,8 @@ log = get_logger("jiesu.open311")
 MAX_WINDOW = timedelta(days=90)
 MAX_RESULTS = 1000
 READ_WINDOW_SECONDS = 60
+# Open311 clients send empty parameters for "not given": the document says so.
+TIME_OR_EMPTY = {"oneOf": [*ISO_TIME["oneOf"], {"type": "string", "maxLength": 0}]}
 # CaseCreate's fields under the names an Open311 client sent them.
 FIELD_NAMES = {
     "contact.name": "first_name",
@@ -67,7 +70,7 @@ def _parse_time(name: str, raw: str | None) -> datetime | None:
     if not raw:
         return None
     try:
-        value = datetime.fromisoformat(raw.strip())
+        value = parse_iso_time(raw.strip())
     except ValueError as exc:
         raise Open311Error(400, f"{name}: not a w3c date-time such as 2026-11-23T08:00:00Z") from exc
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -115,7 +118,7 @@ class Open311Controller(Controller):
         Exception: _error_handler,
     }
 
-    @get(["/discovery.json", "/discovery.xml"], summary="Open311 discovery")
+    @get(["/discovery.json", "/discovery.xml"], summary="Open311 discovery", opt=answers(200, OBJECT))
     async def discovery(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         fmt = split_format(request.url.path)[1]
         base = str(request.base_url).rstrip("/") + "/open311/v2/"
@@ -138,7 +141,11 @@ class Open311Controller(Controller):
             },
         )
 
-    @get(["/services.json", "/services.xml"], summary="Service list (the category catalogue)")
+    @get(
+        ["/services.json", "/services.xml"],
+        summary="Service list (the category catalogue)",
+        opt=answers(200, LIST),
+    )
     async def services(
         self, request: Request[Any, Any, Any], jurisdiction_id: str | None = None
     ) -> Response[bytes]:
@@ -146,7 +153,11 @@ class Open311Controller(Controller):
         fmt = split_format(request.url.path)[1]
         return respond(fmt, "services", [service_out(c) for c in catalogue.categories])
 
-    @get("/services/{resource:str}", summary="Service definition: the attributes of one service")
+    @get(
+        "/services/{resource:str}",
+        summary="Service definition: the attributes of one service",
+        opt=answers(200, OBJECT),
+    )
     async def service_definition(
         self, request: Request[Any, Any, Any], resource: str, jurisdiction_id: str | None = None
     ) -> Response[bytes]:
@@ -156,14 +167,14 @@ class Open311Controller(Controller):
             raise Open311Error(404, f"service_code: no service {code!r}")
         return respond(fmt, "service_definition", definition_out(category))
 
-    @get(["/requests.json", "/requests.xml"], summary="Service requests, filtered")
+    @get(["/requests.json", "/requests.xml"], summary="Service requests, filtered", opt=answers(200, LIST))
     async def requests(
         self,
         request: Request[Any, Any, Any],
         service_request_id: str | None = None,
         service_code: str | None = None,
-        start_date: str | None = None,
-        end_date: str | None = None,
+        start_date: Annotated[str | None, Parameter(required=False, schema_extra=TIME_OR_EMPTY)] = None,
+        end_date: Annotated[str | None, Parameter(required=False, schema_extra=TIME_OR_EMPTY)] = None,
         status: str | None = None,
         jurisdiction_id: str | None = None,
     ) -> Response[bytes]:
@@ -211,7 +222,7 @@ class Open311Controller(Controller):
             raise Open311Error(400, "end_date: start_date and end_date may be at most 90 days apart")
         return start, end
 
-    @get("/requests/{resource:str}", summary="One service request")
+    @get("/requests/{resource:str}", summary="One service request", opt=answers(200, LIST))
     async def one_request(
         self, request: Request[Any, Any, Any], resource: str, jurisdiction_id: str | None = None
     ) -> Response[bytes]:
@@ -223,7 +234,11 @@ class Open311Controller(Controller):
         out = request_out(row, request.app.state.catalogue, *await _agencies())
         return respond(fmt, "service_requests", [out])
 
-    @post(["/requests.json", "/requests.xml"], summary="File a service request (form-encoded, api_key)")
+    @post(
+        ["/requests.json", "/requests.xml"],
+        summary="File a service request (form-encoded, api_key)",
+        opt=answers(HTTP_201_CREATED, LIST),
+    )
     async def file_request(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         fmt = split_format(request.url.path)[1]
         form = await request.form()

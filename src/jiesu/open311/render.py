@@ -10,7 +10,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 from litestar import Response
 from litestar.exceptions import HTTPException
 
-XML_MEDIA_TYPE = "text/xml; charset=utf-8"
+XML_MEDIA_TYPE = "text/xml"  # Litestar adds "; charset=utf-8"
 JSON_MEDIA_TYPE = "application/json"
 
 # Plural container → element name of one item, as the spec writes them.
@@ -23,6 +23,30 @@ ITEM_NAMES = {
     "formats": "format",
     "errors": "error",
 }
+
+
+# How the answers look, for the OpenAPI document (jiesu.contract reads a handler's opt["content"]): JSON
+# or XML by the path's suffix, and errors as the spec's list of {code, description} in either format.
+XML_TEXT: dict[str, Any] = {"type": "string"}
+ERROR_LIST: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+        "required": ["code", "description"],
+    },
+}
+OBJECT: dict[str, Any] = {"type": "object"}
+LIST: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
+ERROR_STATUSES = (400, 401, 403, 404, 405, 409, 429)
+
+
+def answers(status: int, shape: dict[str, Any]) -> dict[str, Any]:
+    """A handler's ``opt``: open to anonymous callers, ``shape`` in JSON or XML, the spec's errors."""
+    content: dict[int, dict[str, Any]] = {status: {"application/json": shape, "text/xml": XML_TEXT}}
+    for error in ERROR_STATUSES:
+        content[error] = {"application/json": ERROR_LIST, "text/xml": XML_TEXT}
+    return {"allow_anonymous": True, "content": content}
 
 
 class Open311Error(HTTPException):

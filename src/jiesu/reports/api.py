@@ -18,6 +18,7 @@ from jiesu.accounts.auth import require_roles
 from jiesu.accounts.security import Principal
 from jiesu.errors import field_error
 from jiesu.http_errors import AlreadyExists
+from jiesu.limits.input import ISO_TIME, parse_iso_time
 from jiesu.reports.export import render_csv
 from jiesu.reports.rates import GroupBy
 from jiesu.reports.service import ReportService
@@ -29,6 +30,10 @@ Sections = list[tuple[str, list[dict[str, Any]]]]
 
 # The error answers declared in the OpenAPI schema (400 is declared by Litestar for handlers with input).
 REPORT_ERRORS = [NotAuthorizedException, PermissionDeniedException, NotFoundException, AlreadyExists]
+# The answer of a report in the document (jiesu.contract): JSON, or CSV with format=csv / Accept: text/csv.
+# Litestar's document drops gt=0 of ``float | None``: the parameter's schema as the server reads it.
+WITHIN_HOURS = {"oneOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": 24 * 30}, {"type": "null"}]}
+JSON_OR_CSV = {"content": {200: {"application/json": {}, "text/csv": {"type": "string"}}}}
 
 
 class ExclusionCreate(BaseModel):
@@ -43,7 +48,7 @@ def parse_time(field: str, value: str | None) -> datetime | None:
     if value is None or value == "":
         return None
     try:
-        return datetime.fromisoformat(value)
+        return parse_iso_time(value)
     except ValueError as exc:
         raise field_error(field, "not an ISO-8601 date or time, e.g. 2026-03-01T00:00:00Z") from exc
 
@@ -64,7 +69,7 @@ def answer(
         return Response(body)
     return Response(
         render_csv(sections()),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
@@ -83,13 +88,18 @@ class ReportController(Controller):
         "/rates",
         summary="Received, the three rates, the composite score, times, reopen and return rates",
         raises=REPORT_ERRORS,
+        opt=JSON_OR_CSV,
     )
     async def rates(
         self,
         request: Request[Principal, Any, Any],
         reports: ReportService,
-        start: Annotated[str | None, Parameter(query="from", required=False, max_length=64)] = None,
-        end: Annotated[str | None, Parameter(query="to", required=False, max_length=64)] = None,
+        start: Annotated[
+            str | None, Parameter(query="from", required=False, max_length=64, schema_extra=ISO_TIME)
+        ] = None,
+        end: Annotated[
+            str | None, Parameter(query="to", required=False, max_length=64, schema_extra=ISO_TIME)
+        ] = None,
         jurisdiction: JurisdictionParam = None,
         category: Annotated[str | None, Parameter(max_length=64, required=False)] = None,
         group_by: GroupBy | None = None,
@@ -114,13 +124,16 @@ class ReportController(Controller):
         "/overdue",
         summary="Open cases overdue now and about to be, by clock and by level",
         raises=REPORT_ERRORS,
+        opt=JSON_OR_CSV,
     )
     async def overdue(
         self,
         request: Request[Principal, Any, Any],
         reports: ReportService,
         jurisdiction: JurisdictionParam = None,
-        within_hours: Annotated[float | None, Parameter(gt=0, le=24 * 30, required=False)] = None,
+        within_hours: Annotated[
+            float | None, Parameter(gt=0, le=24 * 30, required=False, schema_extra=WITHIN_HOURS)
+        ] = None,
         format: FormatParam = None,
     ) -> Response[Any]:
         scope = await resolve_scope(request.user, jurisdiction)
@@ -132,6 +145,7 @@ class ReportController(Controller):
         "/hotspots",
         summary="Rising jurisdiction x category clusters and repeated addresses",
         raises=REPORT_ERRORS,
+        opt=JSON_OR_CSV,
     )
     async def hotspots(
         self,
@@ -160,6 +174,7 @@ class ReportController(Controller):
         "/timeline/{case_id:int}",
         summary="One case's clocks: started, extended, met or missed",
         raises=REPORT_ERRORS,
+        opt=JSON_OR_CSV,
     )
     async def timeline(
         self,
@@ -171,7 +186,12 @@ class ReportController(Controller):
         body = await reports.timeline(request.user, case_id)
         return answer(request, format, f"timeline-{case_id}", body, lambda: timeline_sections(body))
 
-    @get("/exclusions", summary="Every exclusion in the caller's scope", raises=REPORT_ERRORS)
+    @get(
+        "/exclusions",
+        summary="Every exclusion in the caller's scope",
+        raises=REPORT_ERRORS,
+        opt=JSON_OR_CSV,
+    )
     async def list_exclusions(
         self,
         request: Request[Principal, Any, Any],
