@@ -75,6 +75,28 @@ async def test_deadlines_follow_priority_and_complexity(api: Api, clock: FakeClo
         assert at(case["deadlines"]["current"]) == clock.now + response, category
 
 
+async def test_a_contacted_case_handed_back_waits_on_its_resolution_deadline(
+    api: Api, clock: FakeClock
+) -> None:
+    case = await dispatched(api, priority="urgent")
+    clock.advance(minutes=30)
+    contacted = await api.act("w1", case["id"], "contact", note="Called both neighbours")
+    assert contacted.status_code == 200, contacted.text
+    returned = await api.act("w1", case["id"], "return_order", reason="The flat is in C2")
+    assert returned.status_code == 200, returned.text
+    clock.advance(hours=3)  # past the urgent response deadline, which the contact met
+    body = await api.case("disp", case["id"])
+    assert body["state"] == "triage" and body["responded_at"] is not None
+    assert body["deadlines"]["current"] == body["deadlines"]["resolution_due"]
+    assert at(body["deadlines"]["current"]) > at(body["deadlines"]["response_due"])
+    assert body["overdue"] is False
+    overdue = (await api.as_user("disp", "GET", "/api/cases?overdue=true")).json()["items"]
+    assert case["id"] not in [c["id"] for c in overdue]
+    # a case never contacted still waits on its response deadline in triage
+    fresh = await api.file(priority="urgent")
+    assert (await api.case("disp", fresh["id"]))["deadlines"]["current"] == fresh["deadlines"]["response_due"]
+
+
 async def ask(api: Api, case: dict, days: int = 3, reason: str = "Parties abroad until next week") -> dict:
     until = at(case["deadlines"]["resolution_due"]) + timedelta(days=days)
     response = await api.act("w1", case["id"], "request_extension", until=until.isoformat(), reason=reason)

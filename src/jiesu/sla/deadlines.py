@@ -37,12 +37,15 @@ def feedback_deadline(
 
 def running_clock(state: str, responded_at: datetime | None) -> str | None:
     """The clock whose deadline is ``current_due`` in ``state``: response, resolution, feedback (None
-    when closed)."""
+    when closed).
+
+    The response deadline is met once, by the first contact: a case handed back to triage after it
+    (``return_order``, ``transfer``) waits on its resolution deadline, not on the one it already met."""
     if state == "closed":
         return None
     if state == "feedback":
         return "feedback"
-    if state in ("intake", "triage") or responded_at is None:
+    if responded_at is None:
         return "response"
     return "resolution"
 
