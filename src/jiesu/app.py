@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from litestar import Litestar, get
 from litestar.datastructures import State
@@ -25,6 +26,7 @@ from jiesu.accounts.security import Passwords
 from jiesu.accounts.service import AccountService
 from jiesu.audit import rights as audit_rights
 from jiesu.audit.api import AuditController
+from jiesu.audit.seals import declare_text_fields
 from jiesu.background import periodic
 from jiesu.cases import rights as case_rights
 from jiesu.cases.api import CaseController, QueueController, TrackController, flagged_cases_list
@@ -63,6 +65,8 @@ from jiesu.routing.rules import load_rules
 from jiesu.sla.api import SlaController
 from jiesu.sla.calendar import load_sla_config
 from jiesu.web import template_config, web_routes
+from jiesu.web.rights import PhotoRights
+from jiesu.web.uploads import upload_dir
 from jiesu.workflow import load_workflow
 
 logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -83,7 +87,7 @@ def document_error_answers(app: Litestar) -> None:
                 handler.raises = COMMON_ERROR_ANSWERS
 
 
-def register_personal_data() -> None:
+def register_personal_data(var_dir: Path) -> None:
     """Each domain's export and erasure hooks for residents' rights, in the order of the export."""
     personal_data.register(
         "account", export=account_rights.export_account, forget_account=account_rights.forget_account
@@ -104,6 +108,8 @@ def register_personal_data() -> None:
         erase_case=mediation_rights.erase_mediation,
         forget_account=mediation_rights.unlink_mediation_user,
     )
+    photos = PhotoRights(upload_dir(var_dir))
+    personal_data.register("photos", export=photos.export_photos, erase_case=photos.erase_photos)
 
 
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> Litestar:
@@ -112,6 +118,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     configure_logging(settings.log_level)
     http_metrics = HttpMetrics()
     workflow = load_workflow(settings.workflows_dir / "case.yaml")
+    declare_text_fields(workflow.spec.free_text_fields())  # sealed in the chain, wherever they appear
     catalogue = load_catalogue(settings.workflows_dir / "categories.yaml")
     jwt_auth = build_jwt_auth(settings.secret_key, settings.token_ttl_minutes)
     accounts = AccountService(Passwords(settings.password_hash_profile), clock)
@@ -123,7 +130,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     sender = webhook_sender(settings, clock)
     mediation = install_mediation(cases, load_clocks(settings.workflows_dir / "mediation.yaml"))
     reports = ReportService(load_report_settings(settings.workflows_dir / "reports.yaml"), cases)
-    register_personal_data()
+    register_personal_data(Path(settings.var_dir))
     rights = RightsService(clock, settings.retention_days)
 
     @asynccontextmanager

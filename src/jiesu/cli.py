@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from jiesu import db
-from jiesu.config import Settings
+from jiesu.config import Settings, skip_migrations_in_workers
 
 
-def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]], migrate: bool = True) -> Any:
     async def run() -> Any:
-        await db.start(settings.database_url, migrate=True)
+        await db.start(settings.database_url, migrate=migrate)
         try:
             return await work()
         finally:
@@ -46,6 +46,15 @@ def serve(app: str, *, host: str, port: int, workers: int, log_level: str) -> No
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    if settings.migrate_on_start:
+        # Once, here, before any worker starts; the workers then find the database migrated.
+        try:
+            report = _with_database(settings, db.run_migrations, migrate=False)
+        except Exception as exc:
+            print(f"jiesu serve: the migrations failed, the server is not started: {exc}", file=sys.stderr)
+            return 1
+        print(report.strip() or "migrations: nothing to do", file=sys.stderr)
+        skip_migrations_in_workers()
     serve(
         "jiesu.app:create_app",
         host=args.host or settings.host,
@@ -180,7 +189,7 @@ def cmd_retention_run(_: argparse.Namespace) -> int:
     if settings.retention_days <= 0:
         print("retention: JIESU_RETENTION_DAYS is not set; nothing is anonymised")
         return 0
-    register_personal_data()
+    register_personal_data(Path(settings.var_dir))
     rights = RightsService(system_clock, settings.retention_days)
     count = _with_database(settings, rights.anonymise_expired)
     print(f"retention: anonymised {count} cases closed more than {settings.retention_days} days ago")

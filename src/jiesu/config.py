@@ -119,3 +119,9 @@ class Settings:
         settings = replace(settings, **overrides)
         secret = overrides.get("secret_key") or env.get("JIESU_SECRET_KEY")
         return replace(settings, secret_key=secret or _load_or_create_secret(Path(settings.var_dir)))
+
+
+def skip_migrations_in_workers() -> None:
+    """``jiesu serve`` migrated before starting its workers: they inherit this environment and read
+    JIESU_MIGRATE_ON_START off, so none of them migrates again."""
+    os.environ["JIESU_MIGRATE_ON_START"] = "0"

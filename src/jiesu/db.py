@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import io
 import logging
 import os
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -89,6 +92,28 @@ def is_sqlite() -> bool:
     return current_engine().engine_type == "sqlite"
 
 
+def after_prefix(prefix: str) -> str:
+    """The first string in byte (code point) order after every string that starts with ``prefix``."""
+    if not prefix:
+        raise ValueError("an empty prefix has no range")
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def prefix_range_sql(column_sql: str, prefix: str) -> tuple[str, tuple[str, str]]:
+    """``column_sql`` starts with ``prefix``, as a range in byte order: the fragment (two ``{}``
+    placeholders) and its arguments. The one way jiesu filters by a jurisdiction path: ``LIKE`` reads
+    ``_`` and ``%`` in a code as wildcards and, on SQLite, ignores case; a range does neither, and an
+    index can serve it. PostgreSQL compares in byte order only under ``COLLATE "C"``."""
+    ordered = column_sql if is_sqlite() else f'{column_sql} COLLATE "C"'
+    return f"{ordered} >= {{}} AND {ordered} < {{}}", (prefix, after_prefix(prefix))
+
+
+def starts_with(column: Column, prefix: str) -> WhereRaw:
+    """``prefix_range_sql`` as a Piccolo WHERE clause on ``column``."""
+    sql, args = prefix_range_sql(column._meta.get_full_name(with_alias=False), prefix)
+    return WhereRaw(sql, *args)
+
+
 _scratch: ContextVar[dict[str, Any] | None] = ContextVar("jiesu_transaction_scratch", default=None)
 
 
@@ -108,6 +133,12 @@ def before_commit(hook: Callable[[], Awaitable[None]]) -> None:
     hooks = transaction_scratch().setdefault("before_commit", [])
     if hook not in hooks:
         hooks.append(hook)
+
+
+def after_commit(hook: Callable[[], Awaitable[None]]) -> None:
+    """Run ``hook`` once the current operation has committed (not at all when it rolls back): for what
+    cannot be rolled back, such as removing a file whose row the operation deletes."""
+    transaction_scratch().setdefault("after_commit", []).append(hook)
 
 
 class GroupCommitWriter:
@@ -224,7 +255,7 @@ async def write_transaction() -> AsyncIterator[None]:
     An inner call joins the outer operation. On SQLite the batch begins IMMEDIATE, so another process
     waits for the busy timeout instead of failing with "database is locked". Hooks registered with
     ``before_commit`` run last in the operation: the audit chain appends there, so the chain head is
-    locked only for the final statements.
+    locked only for the final statements. Hooks registered with ``after_commit`` run after the COMMIT.
     """
     if _scratch.get() is not None:
         yield
@@ -238,6 +269,8 @@ async def write_transaction() -> AsyncIterator[None]:
                 await hook()
     finally:
         _scratch.reset(token)
+    for hook in scratch.get("after_commit", []):
+        await hook()
 
 
 def prepare_sqlite_file(path: Path) -> None:
@@ -253,13 +286,47 @@ def prepare_sqlite_file(path: Path) -> None:
         connection.close()
 
 
+# pg_advisory_lock key of the migrations: any 64-bit number no other part of jiesu uses
+MIGRATION_LOCK_KEY = 0x6A69_6573_755F_6D69  # "jiesu_mi"
+
+
+@asynccontextmanager
+async def migration_lock() -> AsyncIterator[None]:
+    """Held while migrations run, so that processes starting together migrate one after the other: on
+    SQLite an exclusive lock on a file beside the database (``<db>.migrate.lock``), on PostgreSQL a
+    session advisory lock on a connection of its own."""
+    engine = current_engine()
+    if isinstance(engine, SQLiteEngine):
+        database = Path(engine.path)
+        with (database.parent / f"{database.name}.migrate.lock").open("a") as handle:
+            await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return
+    if not isinstance(engine, PostgresEngine):
+        raise RuntimeError(f"no migration lock for {engine.engine_type}")
+    connection = await engine.get_new_connection()
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        try:
+            yield
+        finally:
+            await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+    finally:
+        await connection.close()
+
+
 async def run_migrations() -> str:
-    """Apply every pending Piccolo migration of every jiesu app; returns Piccolo's report."""
+    """Apply every pending Piccolo migration of every jiesu app, under ``migration_lock``; returns
+    Piccolo's report."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
     output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-        result = await run_forwards(app_name="all")
+    async with migration_lock():
+        with contextlib.redirect_stdout(output):
+            result = await run_forwards(app_name="all")
     if not result.success:
         raise RuntimeError(f"migrations failed: {result.message}\n{output.getvalue()}")
     return output.getvalue()

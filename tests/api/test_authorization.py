@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Api
+from tests.conftest import PASSWORD, Api
 
 # alice files a case in community C1 (street S1); who may read it?
 READ_C1_CASE = {
@@ -115,3 +115,76 @@ async def test_phone_and_name_are_masked_for_roles_that_do_not_need_them(api: Ap
     await api.act("disp", case["id"], "dispatch", assignee="w1")
     assert (await api.case("w1", case["id"]))["contact"] == full
     assert (await api.case("w2", case["id"]))["contact"] == masked
+
+
+async def add_place(api: Api, code: str, level: str, parent: str) -> None:
+    body = {"code": code, "name": code, "level": level, "parent_code": parent}
+    response = await api.as_user("admin", "POST", "/api/jurisdictions", json=body)
+    assert response.status_code == 201, response.text
+
+
+async def test_an_underscore_in_a_code_is_no_wildcard_in_the_scope_filters(api: Api) -> None:
+    await add_place(api, "SX1", "street", "D1")
+    await add_place(api, "CX1", "community", "SX1")
+    await add_place(api, "S_1", "street", "D1")
+    await add_place(api, "C_1", "community", "S_1")
+    user = {"username": "disp_s", "password": PASSWORD, "role": "dispatcher", "display_name": "D"}
+    created = await api.as_user("admin", "POST", "/api/users", json={**user, "jurisdiction_code": "S_1"})
+    assert created.status_code == 201, created.text
+    other = await api.file("alice", jurisdiction_code="CX1")
+    own = await api.file("alice", jurisdiction_code="C_1")
+    listed = await api.as_user("disp_s", "GET", "/api/cases")
+    ids = [item["id"] for item in listed.json()["items"]]
+    assert own["id"] in ids and other["id"] not in ids
+    queue = (await api.as_user("disp_s", "GET", "/api/queue")).json()
+    assert other["id"] not in [item["id"] for item in queue]
+    assert (await api.as_user("disp_s", "GET", f"/api/cases/{other['id']}")).status_code == 404
+    by_code = await api.as_user("admin", "GET", "/api/cases?jurisdiction=S_1")
+    assert [item["id"] for item in by_code.json()["items"]] == [own["id"]]
+    bad = await api.as_user("admin", "GET", "/api/cases?jurisdiction=S%25")
+    assert bad.status_code == 400 and "jurisdiction" in bad.json()["detail"]
+
+
+async def test_a_code_that_differs_only_in_case_is_refused(api: Api) -> None:
+    body = {"code": "s1", "name": "Street one again", "level": "street", "parent_code": "D1"}
+    response = await api.as_user("admin", "POST", "/api/jurisdictions", json=body)
+    assert response.status_code == 409 and "S1" in response.json()["detail"]
+    listed = (await api.as_user("admin", "GET", "/api/jurisdictions")).json()
+    assert "s1" not in [j["code"] for j in listed]
+
+
+async def test_a_filer_reads_the_timeline_as_the_case_page_tells_it(api: Api) -> None:
+    case = await api.file(None)  # an anonymous filing: its access code is the filer's only key
+    if case["assignee"] is None:
+        assert (await api.act("disp", case["id"], "dispatch", assignee="w1")).status_code == 200
+    note = "INTERNAL: the son owes the neighbour money"
+    assert (await api.act("w1", case["id"], "contact", note=note)).status_code == 200
+    escalated = await api.act(
+        "w1", case["id"], "escalate", reason="INTERNAL: threats were made", department="Police liaison"
+    )
+    assert escalated.status_code == 200, escalated.text
+    tracked = await api.client.post(
+        "/api/track", json={"tracking_no": case["tracking_no"], "access_code": case["access_code"]}
+    )
+    headers = {"Authorization": f"Bearer {tracked.json()['access_token']}"}
+    response = await api.client.get(f"/api/cases/{case['id']}/events", headers=headers)
+    assert response.status_code == 200, response.text
+    events = response.json()
+    assert "INTERNAL" not in response.text and "Police" not in response.text
+    assert {event["actor"] for event in events} == {None}
+    by_action = {event["action"]: event["fields"] for event in events}
+    assert by_action["contact"] == {} and by_action["escalate"] == {}
+    assert by_action["dispatch"] == {"assignee": "w1"}  # the page names the handler too
+    staff = (await api.as_user("disp", "GET", f"/api/cases/{case['id']}/events")).json()
+    assert {"contact": note} == {e["action"]: e["fields"]["note"] for e in staff if e["action"] == "contact"}
+    assert "w1" in {e["actor"] for e in staff}
+
+
+async def test_a_resident_reads_their_own_timeline_redacted_too(api: Api) -> None:
+    case = await api.file("alice")
+    if case["assignee"] is None:
+        assert (await api.act("disp", case["id"], "dispatch", assignee="w1")).status_code == 200
+    assert (await api.act("w1", case["id"], "contact", note="INTERNAL: do not tell her")).status_code == 200
+    response = await api.as_user("alice", "GET", f"/api/cases/{case['id']}/events")
+    assert response.status_code == 200 and "INTERNAL" not in response.text
+    assert {event["actor"] for event in response.json()} == {None}

@@ -221,3 +221,29 @@ async def test_mediation_parties_are_exported_to_themselves_and_erased_with_the_
     parties = await MediationParty.select().where(MediationParty.case_id == case["id"])
     assert {(p["name"], p["phone"], p["username"]) for p in parties} == {(ERASED, None, None)}
     assert (await verify(api))["ok"] is True
+
+
+async def test_every_free_text_field_the_workflow_declares_is_sealed_and_erased(api: Api) -> None:
+    case = await api.file("alice", contact=CONTACT)
+    await api.act("disp", case["id"], "dispatch", assignee="w1")
+    escalated = await api.act(
+        "w1", case["id"], "escalate", reason="needs help", department=f"Office of {NAME}"
+    )
+    assert escalated.status_code == 200, escalated.text
+    referred = await api.act(
+        "w1", case["id"], "refer", to="court", reason="no agreement", remedies=f"{NAME}: 5000"
+    )
+    assert referred.status_code == 200, referred.text
+    events = await CaseEvent.select().where(CaseEvent.case_id == case["id"])
+    fields = {e["action"]: json.loads(e["fields"]) for e in events}
+    assert fields["escalate"]["department"].startswith("sealed:")
+    assert fields["refer"]["remedies"].startswith("sealed:") and fields["refer"]["to"] == "court"
+    assert NAME not in json.dumps(events, default=str, ensure_ascii=False)  # the chain never holds it
+    staff = (await api.as_user("disp", "GET", f"/api/cases/{case['id']}/events")).json()
+    assert {e["action"]: e["fields"] for e in staff}["refer"]["remedies"] == f"{NAME}: 5000"
+    await api.act("sup", case["id"], "approve")
+    rated = await api.act("alice", case["id"], "rate", resolved=True, satisfaction=4)
+    assert rated.json()["state"] == "closed", rated.text
+    assert (await api.as_user("alice", "DELETE", "/api/me")).status_code == 200
+    assert NAME not in await everything_stored()
+    assert (await verify(api))["ok"] is True

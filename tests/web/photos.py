@@ -18,3 +18,17 @@ def png_bytes(width: int = 4, height: int = 4) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
+
+
+def same_pixels(stored: bytes, sent: bytes) -> bool:
+    """The stored photo is the sent one re-encoded without its metadata: the same pixels, other bytes."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(stored)) as a, Image.open(io.BytesIO(sent)) as b:
+        return (
+            a.format == b.format
+            and a.size == b.size
+            and a.convert("RGB").tobytes() == b.convert("RGB").tobytes()
+        )

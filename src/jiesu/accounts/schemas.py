@@ -8,7 +8,8 @@ Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9\- ]{5,20}$")]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
+CODE_PATTERN = r"^[A-Za-z0-9_\-]{1,32}$"  # a jurisdiction's code: one segment of its path
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CODE_PATTERN)]
 Level = Literal["district", "street", "community", "grid"]
 Role = Literal["resident", "worker", "dispatcher", "supervisor", "admin"]
 

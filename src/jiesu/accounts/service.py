@@ -54,8 +54,12 @@ class AccountService:
     async def create_jurisdiction(self, data: JurisdictionCreate) -> JurisdictionOut:
         expected_parent = PARENT_LEVEL[data.level]
         async with write_transaction():
-            if await find_jurisdiction(data.code):
+            taken = [r["code"] for r in await Jurisdiction.select(Jurisdiction.code)]
+            same = [code for code in taken if code.casefold() == data.code.casefold()]
+            if data.code in same:
                 raise AlreadyExists(f"code: {data.code!r} exists already")
+            if same:  # S1 and s1 would be told apart by the scope filters but not by people
+                raise AlreadyExists(f"code: {data.code!r} differs from {same[0]!r} only in case")
             if expected_parent is None:
                 if data.parent_code:
                     raise field_error("parent_code", "a district has no parent")

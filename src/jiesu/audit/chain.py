@@ -67,7 +67,7 @@ def prepare_event(
     at: datetime,
 ) -> dict[str, Any]:
     """An event as it will be written, personal text sealed; ``link_events`` numbers and hashes it."""
-    written_actor, written_fields, texts = sealing.seal_event(actor, actor_role, fields)
+    written_actor, written_fields, texts = sealing.seal_event(actor, actor_role, fields, action)
     return {
         "case_id": case_id,
         "actor": written_actor,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from jiesu.privacy import ERASED
@@ -44,6 +45,20 @@ PERSONAL_TEXT_FIELDS = frozenset(
     }
 )
 SEALED_ROLES = frozenset({"resident"})
+# action → the free-text fields the workflow declares for it (workflows/case.yaml, ``type: text``): sealed
+# too, whatever their name. Declared at start-up by the app from the workflow it loads.
+_declared_text: dict[str, frozenset[str]] = {}
+
+
+def declare_text_fields(by_action: Mapping[str, frozenset[str]]) -> None:
+    """The workflow's free-text fields by action; they are sealed in the events of that action."""
+    _declared_text.clear()
+    _declared_text.update(by_action)
+
+
+def sealed_fields(action: str) -> frozenset[str]:
+    """The fields whose text values are sealed in an event of ``action``."""
+    return PERSONAL_TEXT_FIELDS | _declared_text.get(action, frozenset())
 
 
 def _digest(salt: str, value: str) -> str:
@@ -51,9 +66,10 @@ def _digest(salt: str, value: str) -> str:
 
 
 def seal_event(
-    actor: str, actor_role: str, fields: dict[str, Any]
+    actor: str, actor_role: str, fields: dict[str, Any], action: str = ""
 ) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
     """(actor, fields) as the event is written, and the text rows that keep the personal values."""
+    personal = sealed_fields(action)
     texts: list[dict[str, Any]] = []
 
     def seal(field: str, value: str) -> str:
@@ -64,7 +80,7 @@ def seal_event(
         return SEALED + (digest[:ACTOR_DIGEST_CHARS] if field == ACTOR else digest)
 
     written = {
-        key: seal(key, value) if key in PERSONAL_TEXT_FIELDS and isinstance(value, str) else value
+        key: seal(key, value) if key in personal and isinstance(value, str) else value
         for key, value in fields.items()
     }
     written_actor = seal(ACTOR, actor) if actor_role in SEALED_ROLES else actor

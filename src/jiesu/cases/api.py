@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -17,11 +16,10 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from jiesu.accounts.auth import issue_token, optional_principal, require_roles
+from jiesu.accounts.schemas import CODE_PATTERN
 from jiesu.accounts.security import Principal
-from jiesu.audit.tables import CaseEvent
-from jiesu.audit.texts import reveal_events
 from jiesu.case_record import CaseRecord
-from jiesu.cases.queries import CaseFilter, case_listing, flagged_cases, work_queue
+from jiesu.cases.queries import CaseFilter, case_events, case_listing, flagged_cases, work_queue
 from jiesu.cases.schemas import (
     CaseCreate,
     CaseOut,
@@ -139,7 +137,7 @@ class CaseController(Controller):
         cases: CaseService,
         state_filter: Annotated[str | None, Parameter(query="state")] = None,
         assignee: str | None = None,
-        jurisdiction: str | None = None,
+        jurisdiction: Annotated[str | None, Parameter(pattern=CODE_PATTERN)] = None,
         category: str | None = None,
         overdue: bool | None = None,
         cursor: str | None = None,
@@ -174,9 +172,7 @@ class CaseController(Controller):
         self, request: Request[Principal, Any, Any], case_id: CaseId, cases: CaseService
     ) -> list[EventOut]:
         await cases.get_visible(request.user, case_id)
-        rows = await CaseEvent.select().where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
-        rows = await reveal_events(rows)  # personal text is kept beside the append-only log
-        return [EventOut.model_validate({**row, "fields": json.loads(row["fields"])}) for row in rows]
+        return [EventOut.model_validate(event) for event in await case_events(request.user, case_id)]
 
     @post(
         "/{case_id:int}/actions/{action:str}",

@@ -3,6 +3,7 @@ a resident's own cases, open and closed. States come from the workflow (``STATES
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,8 +11,12 @@ from typing import Any
 from piccolo.custom_types import Combinable
 
 from jiesu.accounts.security import Principal
+from jiesu.accounts.service import find_jurisdiction
+from jiesu.audit.tables import CaseEvent
+from jiesu.audit.texts import reveal_events
 from jiesu.case_record import CaseRecord
 from jiesu.cases.tables import Case
+from jiesu.db import starts_with
 from jiesu.routing.router import flagged_case_ids
 from jiesu.workflow import STATES
 
@@ -65,10 +70,50 @@ def visible_to(actor: Principal) -> Combinable:
         return Case.filer == actor.username
     if actor.jurisdiction_path is None:
         return Case.id > 0 if actor.role != "worker" else Case.assignee == actor.username
-    in_subtree = Case.jurisdiction_path.like(f"{actor.jurisdiction_path}%")
+    in_subtree = starts_with(Case.jurisdiction_path, actor.jurisdiction_path)
     if actor.role == "worker":
         return in_subtree | (Case.assignee == actor.username)
     return in_subtree
+
+
+# ---- the timeline ---------------------------------------------------------------------------------
+
+# What the filer (the resident, or the holder of the access code) reads of each event: the fields the
+# case page tells them, by action. Everything else (actor names, staff notes, escalation reasons,
+# departments, mediation details) is for staff only. The API and the pages both read events through
+# ``case_events``, so neither shows a filer more than the other.
+FILER_FIELDS: dict[str, tuple[str, ...]] = {
+    "accept": ("jurisdiction_code",),
+    "transfer": ("jurisdiction_code",),
+    "dispatch": ("assignee",),
+    "reassign": ("assignee",),
+    "claim": ("assignee",),
+    "extend": ("until",),
+    "resolve": ("outcome", "summary"),
+    "reject": ("reason",),
+    "rate": ("satisfaction", "comment"),
+    "add_info": ("note",),
+}
+
+
+def filer_view(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` (fields parsed) as a filer may read it: no actor, only the fields in FILER_FIELDS.
+
+    The worker who claims a case is named as its assignee, as the page names the handler."""
+    fields = dict(event["fields"])
+    if event["action"] == "claim":
+        fields.setdefault("assignee", event["actor"])
+    shown = FILER_FIELDS.get(event["action"], ())
+    return {**event, "actor": None, "fields": {k: v for k, v in fields.items() if k in shown}}
+
+
+async def case_events(actor: Principal, case_id: int) -> list[dict[str, Any]]:
+    """The case's events in order, fields parsed and personal text in place; redacted by
+    ``filer_view`` for anyone who is not staff. The caller has checked ``actor`` may see the case."""
+    rows = await CaseEvent.select().where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
+    rows = await reveal_events(rows)  # personal text is kept beside the append-only log
+    events = [{**row, "fields": json.loads(row["fields"])} for row in rows]
+    return events if actor.is_staff else [filer_view(event) for event in events]
 
 
 # ---- open and closed ----------------------------------------------------------------------------
@@ -122,7 +167,7 @@ async def work_queue(actor: Principal, limit: int, with_claimable: bool = False)
     )
     if actor.role != "worker":
         return cases
-    # A claimable case must be in the worker's subtree by the path itself, not only by LIKE.
+    # A claimable case must be in the worker's subtree by the path itself.
     return [case for case in cases if case.assignee or actor.in_scope(case.jurisdiction_path)]
 
 
@@ -154,7 +199,11 @@ async def case_listing(actor: Principal, wanted: CaseFilter, now: datetime, limi
     if wanted.category:
         query = query.where(Case.category == wanted.category)
     if wanted.jurisdiction:
-        query = query.where(Case.jurisdiction_path.like(f"%/{wanted.jurisdiction.replace('%', '')}/%"))
+        # a code is unique, so the cases with it on their path are its subtree
+        place = await find_jurisdiction(wanted.jurisdiction)
+        if place is None:
+            return []
+        query = query.where(starts_with(Case.jurisdiction_path, place["path"]))
     if wanted.overdue is not None:
         query = query.where(overdue_at(now) if wanted.overdue else on_time_at(now))
     if wanted.before_id:

@@ -16,6 +16,7 @@ from jiesu.privacy import ERASED, DataSubject
 
 PERSONAL_CASE_COLUMNS = ("title", "description", "address", "contact_name", "contact_phone")
 INTERNAL_CASE_COLUMNS = ("idempotency_key", "request_hash", "access_code_hash")
+DEPARTMENT = "department:"  # an escalation to a department, named in free text (CaseService._effects)
 
 
 async def filed_by(username: str) -> list[CaseRecord]:
@@ -48,6 +49,8 @@ async def anonymise(case: CaseRecord, at: datetime) -> bool:
     changes: dict[Any, Any] = {getattr(Case, column): ERASED for column in PERSONAL_CASE_COLUMNS}
     if case.resolution_summary is not None:
         changes[Case.resolution_summary] = ERASED
+    if (case.escalation_level or "").startswith(DEPARTMENT):  # free text: the department's name
+        changes[Case.escalation_level] = DEPARTMENT + ERASED
     changes[Case.filer] = None
     changes[Case.version] = Case.version + 1
     changes[Case.updated_at] = at

@@ -129,9 +129,12 @@ class TrackResponse(BaseModel):
 
 
 class EventOut(BaseModel):
+    """One event of the timeline; a filer reads it as the case page tells it (``queries.filer_view``):
+    without the actor and with only the fields the page shows them."""
+
     seq: int
     action: str
-    actor: str
+    actor: str | None
     actor_role: str
     from_state: str | None
     to_state: str

@@ -1,9 +1,13 @@
 """Webhook delivery of the outbox: signed with HMAC-SHA256, retried with exponential backoff, dead-lettered.
 
-A message is claimed by moving it to ``sending`` with a lease (``next_attempt_at`` = now + lease) in a
-committed transaction before the HTTP call. A process that dies mid-delivery leaves the lease behind; when
-it runs out, any process claims the message again. Delivery is therefore at least once: receivers
-de-duplicate by the ``X-Jiesu-Delivery`` header (the message id).
+A batch is claimed by moving it to ``sending`` with a lease (``next_attempt_at`` = now + lease) in a
+committed transaction. Just before each HTTP call the sender takes that one message again (``start``):
+its lease is renewed for the time one request may take and its attempt counted, guarded by the attempt
+count seen at the claim. A batch whose lease ran out while earlier messages were being sent is therefore
+never sent twice: another process that claimed a message meanwhile either took it first (ours is then
+skipped) or finds it taken. Attempts count requests made, not claims. A process that dies mid-delivery
+leaves the lease behind; when it runs out, any process claims the message again. Delivery is therefore
+at least once: receivers de-duplicate by the ``X-Jiesu-Delivery`` header (the message id).
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class DeliveryReport(JobReport):
     delivered: int = 0
     retried: int = 0
     dead: int = 0
+    skipped: int = 0  # claimed, but taken by another process before our request
 
 
 def message_body(row: dict[str, Any]) -> bytes:
@@ -96,13 +101,30 @@ class WebhookSender:
             if not ids:
                 return []
             await OutboxMessage.update(
-                {
-                    OutboxMessage.status: "sending",
-                    OutboxMessage.attempts: OutboxMessage.attempts + 1,
-                    OutboxMessage.next_attempt_at: now + self.config.lease,
-                }
+                {OutboxMessage.status: "sending", OutboxMessage.next_attempt_at: now + self.config.lease}
             ).where(OutboxMessage.id.is_in(ids))
             return await OutboxMessage.select().where(OutboxMessage.id.is_in(ids)).order_by(OutboxMessage.id)
+
+    async def start(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """Take one claimed message for a request now: renew its lease and count the attempt, unless
+        another process took it since the claim (then None: it is theirs)."""
+        now = self.clock()
+        async with db.write_transaction():
+            taken = (
+                await OutboxMessage.update(
+                    {
+                        OutboxMessage.attempts: OutboxMessage.attempts + 1,
+                        OutboxMessage.next_attempt_at: now + self.config.lease,
+                    }
+                )
+                .where(
+                    (OutboxMessage.id == row["id"])
+                    & (OutboxMessage.status == "sending")
+                    & (OutboxMessage.attempts == row["attempts"])
+                )
+                .returning(OutboxMessage.id)
+            )
+        return {**row, "attempts": row["attempts"] + 1} if taken else None
 
     async def post(self, client: httpx.AsyncClient, row: dict[str, Any]) -> str | None:
         """None when the receiver took the message, else a short reason (no message content)."""
@@ -154,7 +176,11 @@ class WebhookSender:
             while True:
                 rows = await self.claim()
                 report.claimed += len(rows)
-                for row in rows:
+                for claimed in rows:
+                    row = await self.start(claimed)
+                    if row is None:
+                        report.skipped += 1
+                        continue
                     await self.record(row, await self.post(client, row), report)
                 if len(rows) < self.batch:
                     return report

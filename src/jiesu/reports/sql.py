@@ -10,7 +10,7 @@ from typing import Any
 from jiesu.accounts.security import Principal
 from jiesu.accounts.service import find_jurisdiction
 from jiesu.cases.tables import Case
-from jiesu.db import current_engine, is_sqlite
+from jiesu.db import current_engine, is_sqlite, prefix_range_sql
 from jiesu.errors import Forbidden, NotFound, field_error
 
 NOT_EXCLUDED = "c.id NOT IN (SELECT x.case_id FROM jiesu_report_exclusion x)"
@@ -74,11 +74,6 @@ def utc_day(column: str) -> str:
     return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
-def after_prefix(prefix: str) -> str:
-    """The first string in byte (code point) order after every string that starts with ``prefix``."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
 @dataclass(frozen=True)
 class Scope:
     """What a caller's figures cover: a jurisdiction subtree, one worker's cases, or both."""
@@ -88,9 +83,8 @@ class Scope:
 
     def apply(self, where: Where) -> Where:
         if self.path:
-            # the paths starting with the prefix, as a range in byte order so an index can serve it
-            path = "c.jurisdiction_path" if is_sqlite() else 'c.jurisdiction_path COLLATE "C"'
-            where = where.plus(f"{path} >= {{}} AND {path} < {{}}", self.path, after_prefix(self.path))
+            fragment, bounds = prefix_range_sql("c.jurisdiction_path", self.path)
+            where = where.plus(fragment, *bounds)
         if self.assignee:
             where = where.plus("c.assignee = {}", self.assignee)
         return where

@@ -59,7 +59,7 @@ from jiesu.web.session import (
 )
 from jiesu.web.tables import Attachment
 from jiesu.web.timeline import build_timeline, names_of, place_names
-from jiesu.web.uploads import Photo, UploadRejected, read_photo, save_photo, stored_photo
+from jiesu.web.uploads import Photo, UploadRejected, read_photo, save_photo, stored_photo, upload_dir
 
 FILERS = ("resident", "dispatcher")
 QUEUE_ROLES = ("worker", "dispatcher", "supervisor", "admin")
@@ -85,7 +85,7 @@ def _cases(request: Request[Any, Any, Any]) -> CaseService:
 
 
 def _upload_dir(request: Request[Any, Any, Any]) -> Path:
-    return Path(request.app.state.settings.var_dir) / "uploads"
+    return upload_dir(Path(request.app.state.settings.var_dir))
 
 
 def _remember_tracked(request: Request[Any, Any, Any], case_id: int) -> None:
@@ -326,7 +326,7 @@ class CasePages(Controller):
         cases = _cases(request)
         body = case_out(cases, actor, case, cases.clock())
         staff = actor.is_staff
-        timeline = await build_timeline(case, staff, gettext(request), when)
+        timeline = await build_timeline(case, actor, gettext(request), when)
         people = await names_of({case.assignee} if case.assignee else set())
         places = await place_names({case.jurisdiction_code} if case.jurisdiction_code else set())
         photos = await Attachment.select(Attachment.id, Attachment.created_at).where(

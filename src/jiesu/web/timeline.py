@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from jiesu.accounts.security import Principal
 from jiesu.accounts.tables import Jurisdiction, User
-from jiesu.audit.tables import CaseEvent
-from jiesu.audit.texts import reveal_events
 from jiesu.case_record import CaseRecord
+from jiesu.cases.queries import case_events
 from jiesu.web.labels import CHOICES, EVENTS
 
-# Free text that the filer may read back on the timeline; staff see every note.
-FILER_VISIBLE_TEXT = {"add_info": "note", "resolve": "summary", "reject": "reason", "rate": "comment"}
-STAFF_TEXT = ("note", "reason", "summary", "comment", "department")
+# The free text a detail line shows; what a filer's events keep of it is decided by
+# jiesu.cases.queries.filer_view, the same redaction the API applies.
+TEXT_FIELDS = ("note", "reason", "summary", "comment", "department")
 
 
 @dataclass(frozen=True)
@@ -44,12 +43,11 @@ async def place_names(codes: set[str]) -> dict[str, str]:
 
 
 async def build_timeline(
-    case: CaseRecord, staff: bool, gettext: Callable[[str], str], when: Callable[[Any], str]
+    case: CaseRecord, actor: Principal, gettext: Callable[[str], str], when: Callable[[Any], str]
 ) -> list[Entry]:
-    rows = await CaseEvent.select().where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
-    rows = await reveal_events(rows)  # personal text is kept beside the append-only log
-    events = [{**r, "fields": json.loads(r["fields"])} for r in rows]
-    people = await names_of({e["actor"] for e in events} | _assignees(events))
+    events = await case_events(actor, case.id)
+    staff = actor.is_staff
+    people = await names_of({e["actor"] for e in events if e["actor"]} | _assignees(events))
     places = await place_names(
         {str(e["fields"].get("jurisdiction_code")) for e in events if e["fields"].get("jurisdiction_code")}
         | ({case.jurisdiction_code} if case.jurisdiction_code else set())
@@ -72,7 +70,7 @@ def _entry(
 ) -> Entry:
     fields = event["fields"]
     action = event["action"]
-    who = fields.get("assignee") or (event["actor"] if action == "claim" else "")
+    who = fields.get("assignee") or (event["actor"] if action == "claim" else "") or ""
     place_code = fields.get("jurisdiction_code") or case.jurisdiction_code or ""
     values = {
         "who": people.get(str(who), str(who)),
@@ -83,7 +81,7 @@ def _entry(
     template = EVENTS.get(action)
     text = gettext(template) % values if template else action
     detail = _detail(action, fields, staff, gettext)
-    actor = people.get(event["actor"], event["actor"]) if staff else None
+    actor = people.get(event["actor"], event["actor"]) if staff and event["actor"] else None
     return Entry(at=datetime.fromisoformat(event["created_at"]), text=text, detail=detail, actor=actor)
 
 
@@ -91,10 +89,7 @@ def _detail(action: str, fields: dict[str, Any], staff: bool, gettext: Callable[
     parts: list[str] = []
     if action == "resolve" and fields.get("outcome"):
         parts.append(gettext(CHOICES.get(fields["outcome"], fields["outcome"])))
-    if staff:
-        parts.extend(str(fields[key]) for key in STAFF_TEXT if fields.get(key))
-        if fields.get("level"):
-            parts.append(gettext(CHOICES.get(fields["level"], fields["level"])))
-    elif FILER_VISIBLE_TEXT.get(action) and fields.get(FILER_VISIBLE_TEXT[action]):
-        parts.append(str(fields[FILER_VISIBLE_TEXT[action]]))
+    parts.extend(str(fields[key]) for key in TEXT_FIELDS if fields.get(key))
+    if staff and fields.get("level"):
+        parts.append(gettext(CHOICES.get(fields["level"], fields["level"])))
     return " — ".join(parts) or None

@@ -41,6 +41,13 @@ class FieldSpec(_Strict):
     min: int | None = None
     max: int | None = None
     max_length: int = 2000
+    # A text field holds words by or about people unless it says otherwise (a code, such as a category):
+    # those words are sealed in the audit chain, so that erasure can reach them.
+    personal: bool = True
+
+    @property
+    def is_free_text(self) -> bool:
+        return self.type == "text" and self.personal
 
     @model_validator(mode="after")
     def _choices_for_choice(self) -> FieldSpec:
@@ -134,6 +141,13 @@ class WorkflowSpec(_Strict):
                     if state not in known:
                         raise ValueError(f"action {name!r} names unknown state {state!r}")
         return self
+
+    def free_text_fields(self) -> dict[str, frozenset[str]]:
+        """action → the fields it declares as free text (``type: text``, not ``personal: false``)."""
+        return {
+            name: frozenset(field for field, spec in action.fields.items() if spec.is_free_text)
+            for name, action in self.actions.items()
+        }
 
 
 class WorkflowError(Exception):
