@@ -18,7 +18,7 @@ def environment(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings
     monkeypatch.setenv("JIESU_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("JIESU_VAR_DIR", str(settings.var_dir))
     monkeypatch.setenv("JIESU_SECRET_KEY", settings.secret_key)
-    monkeypatch.delenv("JIESU_MIGRATE_ON_START", raising=False)
+    monkeypatch.setenv("JIESU_MIGRATE_ON_START", "1")  # undone after the test, whatever serve sets
     return settings
 
 
