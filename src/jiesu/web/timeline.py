@@ -45,7 +45,7 @@ async def place_names(codes: set[str]) -> dict[str, str]:
 async def build_timeline(
     case: CaseRecord, actor: Principal, gettext: Callable[[str], str], when: Callable[[Any], str]
 ) -> list[Entry]:
-    events = await case_events(actor, case.id)
+    events = await case_events(actor, case.id or 0)  # a case on a page is stored: it has an id
     staff = actor.is_staff
     people = await names_of({e["actor"] for e in events if e["actor"]} | _assignees(events))
     places = await place_names(
