@@ -322,7 +322,7 @@ async def test_unanswered_feedback_is_closed_by_the_sweeper(api: Api, clock: Fak
     assert (await sweep(api))["closed"] == 1
     closed = await api.case("alice", case["id"])
     assert closed["state"] == "closed" and closed["satisfaction"] is None
-    events = (await api.as_user("alice", "GET", f"/api/cases/{case['id']}/events")).json()
+    events = (await api.as_user("disp", "GET", f"/api/cases/{case['id']}/events")).json()
     assert events[-1]["action"] == "close_unrated" and events[-1]["actor"] == "system"
     assert (await sweep(api))["closed"] == 0
 

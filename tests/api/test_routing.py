@@ -81,7 +81,7 @@ async def test_dispatched_case_has_one_audit_event_per_change_and_tells_the_work
     case = await api.file()
     assert case["assignee"] == "w1" and case["state"] == "mediation"
     assert case["routing"]["rule_id"] == "neighbourhood-mediation"
-    events = (await api.as_user("alice", "GET", f"/api/cases/{case['id']}/events")).json()
+    events = (await api.as_user("disp", "GET", f"/api/cases/{case['id']}/events")).json()
     assert [e["action"] for e in events] == ["file", "accept", "dispatch"]
     assert events[2]["actor"] == "system"
     assert events[2]["fields"]["assignee"] == "w1"
@@ -97,7 +97,7 @@ async def test_dispatched_case_has_one_audit_event_per_change_and_tells_the_work
 async def test_first_receiver_stays_responsible_when_other_units_assist(api: Api) -> None:
     await set_worker(api, "streetw", skills=["labour"])
     case = await api.file(category="wage_arrears")
-    events = (await api.as_user("alice", "GET", f"/api/cases/{case['id']}/events")).json()
+    events = (await api.as_user("disp", "GET", f"/api/cases/{case['id']}/events")).json()
     dispatch = events[-1]["fields"]
     assert dispatch["responsible"] == "S1"
     assert dispatch["assist"] == ["labour-inspection"]

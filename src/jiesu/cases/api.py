@@ -17,7 +17,6 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from jiesu.accounts.auth import issue_token, optional_principal, require_roles
 from jiesu.accounts.lockout import TRACK, Throttle
-from jiesu.accounts.schemas import CODE_PATTERN
 from jiesu.accounts.security import Principal
 from jiesu.case_record import CaseRecord
 from jiesu.cases.queries import CaseFilter, case_events, case_listing, flagged_cases, work_queue
@@ -146,7 +145,7 @@ class CaseController(Controller):
         cases: CaseService,
         state_filter: Annotated[str | None, Parameter(query="state")] = None,
         assignee: str | None = None,
-        jurisdiction: Annotated[str | None, Parameter(pattern=CODE_PATTERN)] = None,
+        jurisdiction: str | None = None,
         category: str | None = None,
         overdue: bool | None = None,
         cursor: str | None = None,
