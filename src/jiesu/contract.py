@@ -294,8 +294,9 @@ def empty_query_problem(request: Request[Any, Any, Any]) -> None:
 
 
 def one_charset(response: Response[Any]) -> Response[Any]:
-    """An ``after_request`` hook: Litestar adds ``; charset=...`` to every text/* type itself."""
-    media_type = str(response.media_type)
+    """An ``after_request`` hook: Litestar adds ``; charset=...`` to every text/* type itself. Static files
+    arrive as ready ASGI responses without a ``media_type``: they are left as they are."""
+    media_type = str(getattr(response, "media_type", "") or "")
     if media_type.startswith("text/") and ";" in media_type:
         response.media_type = media_type.split(";", 1)[0].strip()
     return response

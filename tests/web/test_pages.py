@@ -459,3 +459,10 @@ async def test_every_form_field_has_a_label(api: Api) -> None:
         missing = [name for name in parser.unlabelled if name not in parser.label_for]
         assert missing == [], (user, path, missing)
         assert "<form" in html, path
+
+
+async def test_the_stylesheet_is_served_as_css(api: Api) -> None:
+    response = await api.client.get("/web/static/site.css")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/css; charset=utf-8"
+    assert "body" in response.text
