@@ -58,7 +58,8 @@ async def load_demo_data(accounts: AccountService, cases: CaseService) -> bool:
                 phone="13800138000" if role == "resident" else None,
                 jurisdiction_code=jurisdiction,
                 categories=categories,
-            )
+            ),
+            reserved_ok=role == "admin",  # the demo's admin is jiesu's own, as ensure_admin's is
         )
     resident = Principal(username="resident", role="resident")
     for kind, category, title, jurisdiction in DEMO_CASES:
