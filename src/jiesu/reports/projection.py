@@ -16,25 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from jiesu.batch_writer import Query, Statements, run_in_current_transaction
+from jiesu.cases.service import RECORDED_COLUMNS
 from jiesu.db import current_engine, is_sqlite, write_transaction
 from jiesu.reports.replay import TIMES, copy_row, normalised, replay_all, replay_cases
 from jiesu.reports.sql import Where, centihours_between, fetch
 
-COLUMNS = (
-    "received_at",
-    "jurisdiction_code",
-    "jurisdiction_path",
-    "category",
-    "assignee",
-    "response_due",
-    "responded_at",
-    "resolution_due",
-    "resolved_at",
-    "closed_at",
-    "satisfaction",
-    "filer_resolved",
-    "reopen_count",
-)
+COLUMNS = RECORDED_COLUMNS  # the report columns every event records
 DERIVED = ("contact_centihours", "resolution_centihours", "returned")
 
 RETURNED = """CASE WHEN EXISTS (SELECT 1 FROM jiesu_case_event e
